@@ -1,0 +1,40 @@
+# The two README commands:
+#   make report   -> the main job: the HTML report on the bundled data (report/commonfactors_report.html)
+#   make test     -> the whole test suite, notebooks included (nbval)
+# Each creates its own virtual environment (.venv) and installs what it needs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: report test data bench lint clean notebooks
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,dask]"
+	$(PY) -m ipykernel install --prefix $(VENV) --name python3 > /dev/null
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(VENV)/bin/commonfactors report --out report
+
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+
+data: $(STAMP)
+	$(PY) tools/make_synthetic.py
+
+notebooks: $(STAMP)
+	$(PY) tools/run_notebooks.py
+
+bench: $(STAMP)
+	$(PY) bench/fit_vs_r.py
+	$(PY) bench/decompose_speed.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench tools
+
+clean:
+	rm -rf $(VENV) report .pytest_cache
