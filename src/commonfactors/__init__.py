@@ -63,6 +63,10 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
+# Functions that share their module's name are bound eagerly: importing the submodule would
+# otherwise bind the module object to the package attribute of the same name.
+from .simulate import simulate  # noqa: E402
+
 
 def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
