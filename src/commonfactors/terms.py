@@ -49,7 +49,7 @@ from .errors import ColumnError
 View = Literal["growth", "change"]
 VIEWS = ("growth", "change")
 
-__all__ = ["Term", "default_terms", "build_terms", "TIME_COLUMN"]
+__all__ = ["Term", "default_terms", "build_terms", "counterfactual_terms", "TIME_COLUMN"]
 
 TIME_COLUMN = "session"
 
@@ -96,6 +96,9 @@ def build_terms(
     therapist: str | None = "therapist",
     time: str = TIME_COLUMN,
     tol: float = 1e-12,
+    grand_means: dict[str, float] | None = None,
+    keep: list[str] | None = None,
+    pooled: bool = False,
 ) -> tuple[pd.DataFrame, list[Term]]:
     """Derive the default model's predictors from raw factor columns.
 
@@ -113,6 +116,16 @@ def build_terms(
     tol : float
         A derived column whose variance is below ``tol`` times the raw column's variance (or
         below ``tol`` in absolute terms) is treated as constant and left out.
+    grand_means : dict, optional
+        Grand means to centre on instead of the data's own (used to build a counterfactual
+        design on the original data's centring, see :func:`counterfactual_terms`).
+    keep : list of str, optional
+        Derived column names to return regardless of their variance (and only those).
+    pooled : bool
+        The mean model instead of the level-pure one: one column per factor column, ``x``
+        centred on its grand mean (one coefficient pooled over levels), plus ``x_time`` in the
+        growth view. Used for shares of mean improvement, where setting a factor to its
+        reference level moves it at every level at once.
 
     Returns
     -------
@@ -145,14 +158,35 @@ def build_terms(
     terms: list[Term] = []
 
     def add(name: str, source: str, kind: str, group: str, level: int, values: np.ndarray) -> None:
-        scale = max(float(np.var(data[source].to_numpy(dtype=float))), 1.0)
-        if float(np.var(values)) <= tol * scale:
-            return
+        if keep is not None:
+            if name not in keep:
+                return
+        else:
+            scale = max(float(np.var(data[source].to_numpy(dtype=float))), 1.0)
+            if float(np.var(values)) <= tol * scale:
+                return
         out[name] = values
         terms.append(Term(name, source, kind, group, level))
 
     t_codes = _codes(data[therapist]) if has_therapist else None
-    if view == "growth":
+    if pooled:
+        sw = None
+        if view == "growth":
+            c_codes, nc = _codes(data[client])
+            if time in data.columns:
+                s = data[time].to_numpy(dtype=float)
+                sw = s - _row_mean(s, c_codes, nc)
+        for group, cols in factors.items():
+            for col in cols:
+                if view == "change" and col == time:
+                    continue
+                x = data[col].to_numpy(dtype=float)
+                grand = x.mean() if grand_means is None else grand_means[col]
+                add(col, col, "raw", group, 0, x - grand)
+                if view == "growth" and col != time and sw is not None:
+                    cm = _row_mean(x, c_codes, nc)
+                    add(f"{col}_time", col, "time", group, 1, sw * (cm - grand))
+    elif view == "growth":
         c_codes, nc = _codes(data[client])
         sw = None
         if time in data.columns:
@@ -162,7 +196,7 @@ def build_terms(
             for col in cols:
                 x = data[col].to_numpy(dtype=float)
                 cm = _row_mean(x, c_codes, nc)
-                grand = x.mean()
+                grand = x.mean() if grand_means is None else grand_means[col]
                 add(f"{col}_w", col, "w", group, 1, x - cm)
                 if has_therapist:
                     tm = _row_mean(x, *t_codes)
@@ -178,7 +212,7 @@ def build_terms(
                 if col == time:
                     continue
                 x = data[col].to_numpy(dtype=float)
-                grand = x.mean()
+                grand = x.mean() if grand_means is None else grand_means[col]
                 if has_therapist:
                     tm = _row_mean(x, *t_codes)
                     add(f"{col}_c", col, "c", group, 2, x - tm)
@@ -186,7 +220,37 @@ def build_terms(
                 else:
                     add(f"{col}_c", col, "c", group, 2, x - grand)
     derived = pd.DataFrame(out, index=data.index)
+    if keep is not None:
+        derived = derived[[k for k in keep if k in derived.columns]]
     return derived, terms
+
+
+def counterfactual_terms(
+    data: pd.DataFrame,
+    factors: dict[str, list[str]],
+    references: dict[str, float],
+    *,
+    view: View = "growth",
+    columns: list[str],
+    **kwargs,
+) -> pd.DataFrame:
+    """The default model's columns with raw columns set to reference values.
+
+    ``references`` maps raw column -> value (e.g. ``{"alliance": 3.0}``); every other column
+    keeps its data. Centring uses the original data's grand means, so the derived columns are on
+    the fitted model's scale: setting alliance to 3 for everyone gives ``alliance_w = 0``,
+    ``alliance_c = 0``, ``alliance_t = 3 - mean(alliance)`` and
+    ``alliance_time = session_w * (3 - mean(alliance))``. ``columns`` are the fitted model's
+    derived columns (returned in that order).
+    """
+    raw_cols = [c for cols in factors.values() for c in cols if c in data.columns]
+    grand = {c: float(data[c].astype(float).mean()) for c in raw_cols}
+    cf = data.copy()
+    for col, value in references.items():
+        check_columns(data, [col], param="references")
+        cf[col] = float(value)
+    derived, _ = build_terms(cf, factors, view=view, grand_means=grand, keep=list(columns), **kwargs)
+    return derived[list(columns)]
 
 
 def default_terms(factors: dict[str, list[str]], *, view: View = "growth") -> str:

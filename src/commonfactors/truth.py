@@ -36,7 +36,7 @@ import pandas as pd
 
 from ._dgp import Block, SimConfig, build_block
 from ._shapley import all_subsets, shapley_values
-from .terms import build_terms
+from .terms import build_terms, counterfactual_terms
 
 __all__ = ["truth_table", "analytic_truth", "empirical_truth", "monte_carlo_truth",
            "DEFAULT_FACTORS", "THERAPY_EXCLUDE"]
@@ -319,6 +319,52 @@ def _sample_levels(v: np.ndarray, data: pd.DataFrame, view: str) -> tuple[float,
     return (np.mean((v - tm) ** 2), np.mean((tm - v.mean()) ** 2))
 
 
+def sim_references(cfg: SimConfig) -> dict[str, dict[str, float]]:
+    """Reference levels ("absent") of the simulator's factor columns, per group."""
+    return {"relationship": {"alliance": cfg.alliance_reference},
+            "technique": {"arm": 0.0},
+            "expectancy": {"expectancy": cfg.expectancy_reference}}
+
+
+def _predicted_improvement(data: pd.DataFrame, X: np.ndarray, b0: float, beta: np.ndarray,
+                           view: str) -> float:
+    yhat = b0 + X @ beta
+    if view == "change":
+        return float(yhat.mean())
+    s = pd.Series(yhat, index=data.index)
+    g = s.groupby(data["client"].to_numpy(), sort=False)
+    return float((g.first() - g.last()).mean())
+
+
+def ols_mean_shares(data: pd.DataFrame, factors: dict[str, list[str]], view: str,
+                    references: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Counterfactual shares of mean improvement from a least-squares fit of the default model.
+
+    The growth-view improvement of a client is the predicted outcome at its first observed
+    session minus that at its last (rows sorted by session within client).
+    """
+    derived, _ = build_terms(data, factors, view=view, pooled=True)
+    yname = "outcome" if view == "growth" else "improvement"
+    y = data[yname].to_numpy(dtype=float)
+    X = derived.to_numpy()
+    Xc = np.column_stack([np.ones(len(y)), X])
+    coef = np.linalg.lstsq(Xc, y, rcond=None)[0]
+    b0, beta = coef[0], coef[1:]
+    M = _predicted_improvement(data, X, b0, beta, view)
+    parts = {}
+    for g, refs in references.items():
+        if g not in factors:
+            continue
+        Xcf = counterfactual_terms(data, factors, refs, view=view, columns=list(derived.columns),
+                                   pooled=True).to_numpy()
+        parts[g] = M - _predicted_improvement(data, Xcf, b0, beta, view)
+    rest = [g for g in factors if g not in parts]
+    shares = {g: v / M for g, v in parts.items()}
+    for g in rest:
+        shares[g] = (M - sum(parts.values())) / M if g == THERAPY_EXCLUDE else np.nan
+    return shares
+
+
 def empirical_truth(data: pd.DataFrame, factors: dict[str, list[str]] | None = None,
                     view: str = "growth", cfg: SimConfig | None = None) -> pd.DataFrame:
     """The truth's estimands by ordinary least squares on the default model's columns.
@@ -355,8 +401,9 @@ def empirical_truth(data: pd.DataFrame, factors: dict[str, list[str]] | None = N
             rows.append((g, "correlation", float(np.corrcoef(data[main[0]].to_numpy(float), y)[0, 1])))
     out = [{"factor": g, "estimand": e, "value": v, "view": view} for g, e, v in rows]
     if cfg is not None:
-        out += [{"factor": g, "estimand": e, "value": v, "view": view, "reference": ref}
-                for g, e, v, ref in _mean_rows(cfg)]
+        shares = ols_mean_shares(data, factors, view, sim_references(cfg))
+        out += [{"factor": g, "estimand": "share_mean_improvement", "value": shares[g],
+                 "view": view, "reference": ref} for g, _, _, ref in _mean_rows(cfg)]
     return pd.DataFrame(out)
 
 
