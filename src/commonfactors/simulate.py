@@ -253,8 +253,17 @@ def _sample(cfg: SimConfig, rng: np.random.Generator) -> pd.DataFrame:
             "support": cvals["support"][:, cor].ravel(),
         }))
     df = pd.concat(frames, ignore_index=True).sort_values(["_t", "_c", "session"], kind="stable")
-    df.insert(0, "therapist", [f"t{t + 1:0{width}d}" for t in df["_t"]])
-    df.insert(1, "client", [f"{t}_c{c + 1:0{cwidth}d}" for t, c in zip(df["therapist"], df["_c"])])
+    t = df["_t"].to_numpy()
+    c = df["_c"].to_numpy()
+    tnames = np.array([f"t{i + 1:0{width}d}" for i in range(J)], dtype=object)
+    cnames = np.array([f"_c{i + 1:0{cwidth}d}" for i in range(int(sizes.max()))], dtype=object)
+    key = t * int(sizes.max()) + c
+    uniq, inv = np.unique(key, return_inverse=True)
+    labels = tnames[uniq // int(sizes.max())] + cnames[uniq % int(sizes.max())]
+    df.insert(0, "therapist", tnames[t])
+    df.insert(1, "client", labels[inv])
+    df["therapist"] = df["therapist"].astype(str)
+    df["client"] = df["client"].astype(str)
     df = df.drop(columns=["_t", "_c"]).reset_index(drop=True)
     return _observe(df, cfg, rng)
 
