@@ -48,15 +48,20 @@ _PUBLIC = {
     "get_claim": "claims",
     "add_claim": "claims",
     "compare_claims": "claims",
-    "what_it_would_take": "claims",
-    "mean_improvement_shares": "meanshares",
-    "design_based_shares": "meanshares",
+    "what_it_would_take": "whatif",
+    "design_based_shares": "meta",
+    "random_effects_metareg": "meta",
+    "Claim": "claims",
+    "Registry": "claims",
     # conversions
     "r_to_d": "conversions",
     "d_to_r": "conversions",
     "icc_to_d": "conversions",
     "d_to_icc": "conversions",
     "besd": "conversions",
+    "r_to_r2": "conversions",
+    "d_to_r2": "conversions",
+    "ConvergenceWarning": "models",
     # report
     "write_report": "report",
 }
