@@ -84,3 +84,4 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_PUBLIC))
+from .decompose import decompose  # noqa: E402
