@@ -62,8 +62,11 @@ _PUBLIC = {
     "r_to_r2": "conversions",
     "d_to_r2": "conversions",
     "ConvergenceWarning": "models",
-    # report
+    # report, planning, lagged analyses
     "write_report": "report",
+    "run_report": "report",
+    "plan_precision": "planning",
+    "lagged_effects": "lagged",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
