@@ -55,6 +55,8 @@ class Problem:
     contrast_n: np.ndarray | None = None  # (units,): clients per unit
     mean_groups: tuple[str, ...] = ()
     row_labels: np.ndarray | None = None  # least squares: the rows of the current draw
+    corr_cols: tuple = ()  # (group, column index in the mean design) for zero-order correlations
+    corr_sign: float = 1.0  # -1 in the growth view: correlation with lower symptoms
 
     @property
     def level_pure(self) -> bool:
@@ -175,6 +177,8 @@ def estimand_keys(problem: Problem) -> list[tuple[str, str]]:
         keys.append((g, "share_mean_improvement"))
     if problem.mean_groups:
         keys.append(("model", "mean_improvement"))
+    for g, _ in problem.corr_cols:
+        keys.append((g, "correlation"))
     keys += [("model", "r2_marginal"), ("model", "r2_conditional")]
     roles = [r for r in (problem.inner_role, problem.outer_role) if r]
     for r in ("therapist", "client"):
@@ -334,6 +338,14 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
         for g in problem.mean_groups:
             vals[(g, "share_mean_improvement")] = ms.get(g, np.nan)
         vals[("model", "mean_improvement")] = ms["_mean_improvement"]
+    if problem.corr_cols:
+        if problem.mean_stats is not None:
+            st = problem.mean_stats
+            cov = st._cov(st.gg, st.gsum)
+        else:
+            cov = np.cov(problem.mean_rows, rowvar=False, ddof=1)
+        for g, j in problem.corr_cols:
+            vals[(g, "correlation")] = problem.corr_sign * cov[j, -1] / np.sqrt(cov[j, j] * cov[-1, -1])
     vals[("model", "r2_marginal")] = full.f / full.total
     rand = full.v_in + full.m_in + full.v_out + full.m_out
     vals[("model", "r2_conditional")] = (full.f + rand) / full.total

@@ -227,6 +227,11 @@ def _build(data, factors, view, references, client, therapist, session, reml):
         return _contrast_rows(np.column_stack([np.ones(len(frame)), cf]), view, frame, client, session)[0]
 
     cf_rows = [contrast_for(g, refs[g]) for g in mean_groups if g != THERAPY_EXCLUDE]
+    corr_cols = []
+    for g, cols in factors.items():
+        main = [c for c in cols if c != session and c in dm.columns]
+        if main:
+            corr_cols.append((g, 1 + list(dm.columns).index(main[0])))
     # units that the contrasts follow: the stats' inner groups, or rows for least squares
     if inner_codes is not None:
         unit = inner_codes[client_rows] if view == "growth" else inner_codes[client_rows]
@@ -250,13 +255,15 @@ def _build(data, factors, view, references, client, therapist, session, reml):
         problem = E.Problem(stats=stats, rows=None, col_group=col_group, col_level=col_level,
                             groups=groups, inner_role=inner_role, outer_role=outer_role, reml=reml,
                             mean_stats=mstats, contrast_obs=contrast_obs, contrast_cf=contrast_cf,
-                            contrast_n=contrast_n, mean_groups=mean_groups)
+                            contrast_n=contrast_n, mean_groups=mean_groups,
+                            corr_cols=tuple(corr_cols), corr_sign=-1.0 if view == "growth" else 1.0)
     else:
         notes.append("no therapist ids: the change model is fitted by least squares (no random effects)")
         problem = E.Problem(stats=None, rows=np.column_stack([X, y]), col_group=col_group,
                             col_level=col_level, groups=groups, inner_role=None, outer_role=None,
                             reml=reml, mean_rows=np.column_stack([Xm, y]), contrast_obs=contrast_obs,
-                            contrast_cf=contrast_cf, contrast_n=contrast_n, mean_groups=mean_groups)
+                            contrast_cf=contrast_cf, contrast_n=contrast_n, mean_groups=mean_groups,
+                            corr_cols=tuple(corr_cols))
     rand = []
     if view == "growth":
         if has_t:
@@ -297,7 +304,10 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     factors : dict
         ``{group: [columns]}``, at least two groups, a column in one group only. The group
         ``extra_therapeutic`` is treated as outside therapy (``share_therapy_variance``) and
-        carries the remainder of the mean improvement.
+        carries the remainder of the mean improvement. ``correlation`` is the zero-order
+        correlation of each group's first column with improvement (change view: client mean
+        against pre - post; growth view: session value against lower symptoms, i.e. minus the
+        outcome), oriented like the published alliance-outcome correlations.
     view : {"growth", "change"}
         growth: sessions in clients in therapists, ``outcome ~ session_w + level-pure parts of
         every factor column + their interaction with time + (1 | therapist) + (1 | client)``;

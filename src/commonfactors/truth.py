@@ -14,8 +14,9 @@ product. From it:
   expected mean squares) of the null and of the full model: ``icc_therapist``, ``icc_client``
   (null model), their ``_adjusted`` versions, the therapist, client and residual
   ``share_total_variance``, ``r2_marginal`` and ``r2_conditional``;
-* ``correlation``: the zero-order correlation of each group's first column with the outcome
-  (change view: client means against improvement; growth view: session rows);
+* ``correlation``: the zero-order correlation of each group's first column with improvement
+  (change view: client means against pre - post; growth view: session rows against minus the
+  outcome, i.e. lower symptoms), oriented like the published alliance-outcome correlations;
 * ``share_mean_improvement``: the structural parts of the mean improvement relative to each
   group's reference level (alliance, expectancy: the configuration's reference values; technique:
   the control arm), ``extra_therapeutic`` being the natural-course remainder (METHODS section 5).
@@ -294,7 +295,8 @@ def analytic_truth(cfg: SimConfig, factors: dict[str, list[str]] | None = None,
             if main:
                 x = raw[main[0]]
                 r = _cov(x, y) / np.sqrt(_cov(x, x) * _cov(y, y))
-                rows.append((g, "correlation", r))
+                # oriented towards improvement: growth-view outcome is symptom level
+                rows.append((g, "correlation", -r if view == "growth" else r))
         for g, e, v in rows:
             out.append({"factor": g, "estimand": e, "value": v, "view": view, "reference": "",
                         "method": "analytic", "mc_se": 0.0})
@@ -404,7 +406,8 @@ def empirical_truth(data: pd.DataFrame, factors: dict[str, list[str]] | None = N
     for g, cols in factors.items():
         main = [c for c in cols if c != "session"]
         if main:
-            rows.append((g, "correlation", float(np.corrcoef(data[main[0]].to_numpy(float), y)[0, 1])))
+            r = float(np.corrcoef(data[main[0]].to_numpy(float), y)[0, 1])
+            rows.append((g, "correlation", -r if view == "growth" else r))
     out = [{"factor": g, "estimand": e, "value": v, "view": view} for g, e, v in rows]
     if cfg is not None:
         shares = ols_mean_shares(data, factors, view, sim_references(cfg))
