@@ -76,9 +76,16 @@ __all__ = sorted(_PUBLIC) + ["__version__"]
 from .simulate import simulate  # noqa: E402
 
 
+_SUBMODULES = {"data", "datasets", "simulate", "truth", "terms", "models", "decompose",
+               "bootstrap", "claims", "meta", "conversions", "whatif", "plots", "report",
+               "planning", "lagged", "errors", "cli"}
+
+
 def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
+        if name in _SUBMODULES:  # `cf.plots`, `cf.truth`, ... without an explicit import
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'commonfactors' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value

@@ -88,12 +88,20 @@ class Decomposition:
 
         return compare_claims(self.table, claims=claims, **kwargs)
 
-    def plot(self, estimand: str = "share_total_variance", ax=None):
-        """Shares of one estimand with intervals, beside the claims about it."""
+    def plot(self, estimand: str = "share_total_variance", ax=None, claims=None):
+        """Shares of one estimand with intervals, beside the claims about it.
+
+        ``claims``: claim ids to draw (default: every claim of that estimand that can be
+        compared here); ``claims=[]`` draws none.
+        """
         from .plots import plot_shares
 
         t = self.table[self.table["estimand"] == estimand]
-        return plot_shares(t, claims=self.compare_claims(), estimand=estimand, ax=ax)
+        cc = self.compare_claims()
+        cc = cc[(cc["estimand"] == estimand) & (cc["verdict"] != "not estimable here")]
+        if claims is not None:
+            cc = cc[cc["claim"].isin(list(claims))]
+        return plot_shares(t, claims=cc, estimand=estimand, ax=ax)
 
     def sensitivity(self, factor: str = "relationship", column: str | None = None,
                     values=None) -> pd.DataFrame:
