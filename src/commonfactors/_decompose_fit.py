@@ -35,14 +35,29 @@ def _parts(col: str) -> list[str]:
 
 
 def assign_columns(columns, factors, session: str = "session") -> np.ndarray:
-    """Group index per design column (-1: intercept or a column of no group)."""
-    owner = {c: g for g, cols in factors.items() for c in cols}
+    """Group index per design column (-1: intercept or a column of no group).
+
+    A group may list base variables (``"arm"``: every column made from it, interactions
+    included) or exact design columns (``"arm:session"``, ``"C(arm)[T.1]"``). An interaction of a
+    group's variable with ``session`` belongs to that group; an interaction of two groups'
+    variables must be listed explicitly in one group.
+    """
+    def canon(c: str) -> str:  # "arm:session" and "session:arm" are the same column
+        return ":".join(sorted(c.split(":")))
+
+    by_canon = {canon(c): c for c in columns}
+    exact = {by_canon[canon(c)]: g for g, cols in factors.items() for c in cols
+             if canon(c) in by_canon}
+    listed_exact = {c for cols in factors.values() for c in cols if canon(c) in by_canon}
+    owner = {c: g for g, cols in factors.items() for c in cols if c not in listed_exact}
     groups = list(factors)
     out = []
-    seen = set()
     for col in columns:
         if col == "Intercept":
             out.append(-1)
+            continue
+        if col in exact:
+            out.append(groups.index(exact[col]))
             continue
         gs = {owner[p] for p in _parts(col) if p in owner}
         if len(gs) > 1:
@@ -51,22 +66,18 @@ def assign_columns(columns, factors, session: str = "session") -> np.ndarray:
                 gs = non_time
             else:
                 raise FactorGroupError(
-                    f"`factors`: the model column {col!r} combines columns of groups "
-                    f"{' and '.join(sorted(gs))}; give the interaction to one group or drop it.")
-        if gs:
-            g = gs.pop()
-            out.append(groups.index(g))
-            seen.add(g)
-        else:
-            out.append(-1)
-    used = {p for col in columns for p in _parts(col)}
+                    f"`factors`: the model column {col!r} combines variables of groups "
+                    f"{' and '.join(sorted(gs))}; list the column itself in one group "
+                    f"(e.g. {{'{sorted(gs)[0]}': [..., '{col}']}}) or drop it.")
+        out.append(groups.index(gs.pop()) if gs else -1)
+    used = {p for col in columns for p in _parts(col)} | set(columns)
     for g, cols in factors.items():
-        missing = [c for c in cols if c not in used]
+        missing = [c for c in cols if c not in used and canon(c) not in by_canon]
         if missing:
             raise FactorGroupError(
-                f"`factors`: column(s) {', '.join(map(repr, missing))} of group {g!r} are not in "
-                f"the model's fixed effects ({', '.join(columns)}); add them to the formula or "
-                "remove them from the group.")
+                f"`factors`: {', '.join(map(repr, missing))} of group {g!r} is neither a variable "
+                f"of the model nor one of its columns ({', '.join(columns)}); groups take "
+                "variables (interactions follow them) or exact column names.")
     return np.asarray(out)
 
 
