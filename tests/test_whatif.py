@@ -46,3 +46,20 @@ def test_errors_are_clear():
         cf.what_it_would_take("seed_relationship_low", estimand="vibes")
     with pytest.raises(ClaimError, match="factor"):
         cf.what_it_would_take("lambert_1992", factor="therapist")
+
+
+def test_decompose_fit_accepts_variables_or_exact_interaction_columns():
+    """A group may list the variable (interactions follow it) or the exact column name."""
+    import numpy as np
+
+    sim = cf.simulate("wampold_imel_2015", n_therapists=15, seed=1, truth=False)
+    fit = cf.fit_mixed(sim.data, "outcome ~ session*arm + alliance + expectancy"
+                                 " + (1|therapist) + (1|client)")
+    base = {"relationship": ["alliance"], "expectancy": ["expectancy"],
+            "extra_therapeutic": ["session"]}
+    a = cf.decompose(fit, factors={"technique": ["arm"], **base}, view="growth", n_boot=0)
+    b = cf.decompose(fit, factors={"technique": ["arm", "arm:session"], **base}, view="growth",
+                     n_boot=0)
+    assert np.allclose(a.table["estimate"], b.table["estimate"], equal_nan=True)
+    with pytest.raises(ValueError, match="neither a variable"):
+        cf.decompose(fit, factors={"technique": ["armx"], **base}, n_boot=0)

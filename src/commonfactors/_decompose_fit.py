@@ -48,8 +48,7 @@ def assign_columns(columns, factors, session: str = "session") -> np.ndarray:
     by_canon = {canon(c): c for c in columns}
     exact = {by_canon[canon(c)]: g for g, cols in factors.items() for c in cols
              if canon(c) in by_canon}
-    listed_exact = {c for cols in factors.values() for c in cols if canon(c) in by_canon}
-    owner = {c: g for g, cols in factors.items() for c in cols if c not in listed_exact}
+    owner = {c: g for g, cols in factors.items() for c in cols}
     groups = list(factors)
     out = []
     for col in columns:
