@@ -29,10 +29,10 @@ ESTIMANDS = ("share_total_variance", "share_explained_variance", "share_therapy_
 DESIGN = dict(n_therapists=40, clients_per_therapist=15, n_sessions=10)
 
 
-def one(seed: int, view: str, n_boot: int) -> pd.DataFrame:
+def one(seed: int, view: str, n_boot: int, ci: str = "percentile") -> pd.DataFrame:
     sim = cf.simulate("wampold_imel_2015", seed=seed, **DESIGN)
     res = cf.decompose(sim.data, factors=sim.factors, view=view, n_boot=n_boot, seed=seed,
-                       n_jobs=1, progress=False)
+                       n_jobs=1, progress=False, ci=ci)
     truth = sim.truth.query("view == @view")[["factor", "estimand", "value"]]
     t = res.table[res.table["estimand"].isin(ESTIMANDS)]
     out = t.merge(truth, on=["factor", "estimand"], how="inner")
@@ -47,10 +47,11 @@ def main(argv=None) -> None:
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--view", choices=("change", "growth"), default="change")
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--ci", choices=("percentile", "bca"), default="percentile")
     ap.add_argument("--out", default=str(Path(__file__).with_name("coverage_results.csv")))
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    parts = Parallel(n_jobs=args.n_jobs)(delayed(one)(s, args.view, args.n_boot)
+    parts = Parallel(n_jobs=args.n_jobs)(delayed(one)(s, args.view, args.n_boot, args.ci)
                                         for s in range(1, args.n_datasets + 1))
     runs = pd.concat(parts, ignore_index=True)
     runs = runs.dropna(subset=["value", "estimate"])
@@ -63,16 +64,20 @@ def main(argv=None) -> None:
     table["mc_se"] = np.sqrt(table["coverage"] * (1 - table["coverage"]) / table["n"])
     table["in_target"] = table["coverage"].between(0.92, 0.98)
     table.insert(0, "view", args.view)
+    table.insert(1, "ci", args.ci)
     elapsed = time.perf_counter() - t0
     with pd.option_context("display.width", 160, "display.float_format", "{:.4f}".format):
         print(table.to_string(index=False))
     n_failed = runs.groupby("seed")["n_failed"].first().sum()
-    print(f"view {args.view}: {args.n_datasets} datasets x {args.n_boot} replicates, "
+    print(f"view {args.view}, {args.ci}: {args.n_datasets} datasets x {args.n_boot} replicates, "
           f"{n_failed} failed replicates in all, {elapsed:.0f} s")
     out = Path(args.out)
     if out.exists():
         old = pd.read_csv(out)
-        table = pd.concat([old[old["view"] != args.view], table], ignore_index=True)
+        if "ci" not in old:
+            old.insert(1, "ci", "percentile")
+        keep = ~((old["view"] == args.view) & (old["ci"] == args.ci))
+        table = pd.concat([old[keep], table], ignore_index=True)
     table.to_csv(out, index=False)
     print(f"saved {out}")
 
