@@ -6,11 +6,11 @@ import hashlib
 import importlib.util
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -73,7 +73,7 @@ __all__ = sorted(_PUBLIC) + ["__version__"]
 
 # Functions that share their module's name are bound eagerly: importing the submodule would
 # otherwise bind the module object to the package attribute of the same name.
-from .simulate import simulate  # noqa: E402
+from .simulate import simulate as simulate  # noqa: E402,I001
 
 
 _SUBMODULES = {"data", "datasets", "simulate", "truth", "terms", "models", "decompose",
@@ -94,4 +94,4 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_PUBLIC))
-from .decompose import decompose  # noqa: E402
+from .decompose import decompose as decompose  # noqa: E402,I001

@@ -92,7 +92,7 @@ def classify_levels(X: np.ndarray, inner: np.ndarray | None, outer: np.ndarray |
     for j in range(X.shape[1]):
         x = X[:, j]
         scale = max(float(np.abs(x).max()), 1.0)
-        small = lambda v: float(np.abs(v).max()) <= tol * scale  # noqa: E731
+        small = lambda v, scale=scale: float(np.abs(v).max()) <= tol * scale  # noqa: E731
         if inner is None:
             out.append("f")
             continue
@@ -136,12 +136,12 @@ def problem_from_fit(fit, factors, view, references, client, therapist, session)
     else:
         roles = ("therapist" if inner_name == therapist else "client", None)
     levels = classify_levels(X, inner_codes, outer_codes, roles)
-    col_level = np.array(["" if n == "Intercept" else lv for n, lv in zip(names, levels)])
+    col_level = np.array(["" if n == "Intercept" else lv for n, lv in zip(names, levels, strict=False)])
     Z_in = fit.Z[inner_name].to_numpy(dtype=float)
     Z_out = fit.Z[outer_name].to_numpy(dtype=float) if outer_name else None
     stats = NestedStats.from_arrays(X, y, Z_in, Z_out, inner_codes, outer_codes)
     notes = []
-    covariates = [n for n, g in zip(names, col_group) if g < 0 and n != "Intercept"]
+    covariates = [n for n, g in zip(names, col_group, strict=False) if g < 0 and n != "Intercept"]
     if covariates:
         notes.append("columns of no factor group stay in every subset model (shares are of the "
                      f"increment over them): {', '.join(covariates)}")

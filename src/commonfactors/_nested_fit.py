@@ -232,7 +232,8 @@ def refit_warm(stats: NestedStats, reml: bool, theta0: np.ndarray, H0: np.ndarra
     f, g = fun_grad(x)
     H = _fd_hessian(fun_grad, x, g) if H0 is None else np.array(H0, dtype=float)
     ok = f < 1e300
-    for it in range(maxit):
+    it = 0
+    for it in range(maxit):  # noqa: B007 - `it` is reported as n_iter
         if not ok:
             break
         gp = _projected(g, x, lb)

@@ -147,7 +147,7 @@ def _run(func: Callable, payload, seqs: list, n_jobs: int, progress: bool, desc:
                 bar.update(len(idx))
     else:
         par = Parallel(n_jobs=n_jobs, return_as="generator")
-        for idx, res in zip(chunks, par(delayed(func)(payload, [seqs[i] for i in idx]) for idx in chunks)):
+        for idx, res in zip(chunks, par(delayed(func)(payload, [seqs[i] for i in idx]) for idx in chunks), strict=False):
             results.append(res)
             if bar is not None:
                 bar.update(len(idx))

@@ -285,7 +285,7 @@ def _build(data, factors, view, references, client, therapist, session, reml):
                            pd.Series(y, name=outcome)], axis=1)
     mean_info = {"refs": refs, "frame": frame, "dm_cols": list(dm.columns), "contrast_fn": None,
                  "client_min": {}, "client_median": {}}
-    for g, cols in refs.items():
+    for cols in refs.values():
         for col in cols:
             means = frame[col].astype(float).groupby(frame[client]).mean() if client in frame else frame[col]
             mean_info["client_min"][col] = float(means.min())

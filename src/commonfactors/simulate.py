@@ -160,7 +160,7 @@ def _calibrated(name: str, m: int, n: int) -> SimConfig:
     views = tuple(sorted({t[2] for t in p.targets}))
 
     def build(x):
-        return base.replace(**{k: float(v) for k, v in zip(p.free, x)})
+        return base.replace(**{k: float(v) for k, v in zip(p.free, x, strict=False)})
 
     def resid(x):
         t = analytic_truth(build(x), DEFAULT_FACTORS, views=views)

@@ -283,8 +283,8 @@ def analytic_truth(cfg: SimConfig, factors: dict[str, list[str]] | None = None,
         # full-model residual
         k = len(names)
         beta = np.linalg.lstsq(S[:k, :k], S[:k, k], rcond=None)[0]
-        res = _Lin(y.c - sum(b * derived[nm].c for b, nm in zip(beta, names)),
-                   y.L - sum(b * derived[nm].L for b, nm in zip(beta, names)))
+        res = _Lin(y.c - sum(b * derived[nm].c for b, nm in zip(beta, names, strict=False)),
+                   y.L - sum(b * derived[nm].L for b, nm in zip(beta, names, strict=False)))
         m, n = block.m, block.n
         comps_null = _components(_levels(y, view, per_client), view, m, n)
         comps_adj = _components(_levels(res, view, per_client), view, m, n)
