@@ -47,7 +47,7 @@ def main(argv=None) -> None:
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--view", choices=("change", "growth"), default="change")
     ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--ci", choices=("percentile", "bca"), default="percentile")
+    ap.add_argument("--ci", choices=("percentile", "basic", "bca"), default="percentile")
     ap.add_argument("--out", default=str(Path(__file__).with_name("coverage_results.csv")))
     args = ap.parse_args(argv)
     t0 = time.perf_counter()

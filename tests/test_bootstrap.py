@@ -228,3 +228,24 @@ def test_dask_backend_gives_the_same_table(sim):
     local = cf.decompose(sim.data, n_jobs=1, **kw)
     pd.testing.assert_frame_equal(remote.table, local.table, rtol=0, atol=1e-12)
     assert remote.n_boot_failed == local.n_boot_failed
+
+
+def test_basic_interval_reflects_the_percentile_interval_about_the_estimate():
+    """Basic (reverse percentile) = [2 t - q_hi, 2 t - q_lo] of the same replicates."""
+    import numpy as np
+
+    import commonfactors as cf
+    from commonfactors.bootstrap import basic_interval, percentile_interval
+
+    reps = np.random.default_rng(0).gamma(2.0, 1.0, size=(500, 2))
+    est = np.array([1.5, 2.5])
+    lo, hi = basic_interval(reps, est)
+    plo, phi = percentile_interval(reps)
+    assert np.allclose(lo, 2 * est - phi) and np.allclose(hi, 2 * est - plo)
+    sim = cf.simulate("wampold_imel_2015", n_therapists=12, seed=2, truth=False)
+    kw = dict(factors=sim.factors, view="change", n_boot=30, seed=4)
+    a = cf.decompose(sim.data, ci="percentile", **kw).table
+    b = cf.decompose(sim.data, ci="basic", **kw).table
+    ok = a["ci_low"].notna()
+    assert np.allclose(b.loc[ok, "ci_low"], 2 * a.loc[ok, "estimate"] - a.loc[ok, "ci_high"])
+    assert np.allclose(b.loc[ok, "ci_high"], 2 * a.loc[ok, "estimate"] - a.loc[ok, "ci_low"])

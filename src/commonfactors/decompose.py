@@ -323,7 +323,9 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         (see :mod:`commonfactors.terms`). The fitted formula is in ``.formula``.
     n_boot : int
         Cluster-bootstrap replicates (therapists resampled; 0 = point estimates only).
-    ci : {"percentile", "bca"}
+    ci : {"percentile", "basic", "bca"}
+        Percentile (default), basic (reverse percentile: corrects for the bootstrap's estimate
+        of bias, which suits the small-sample upward bias of R2-type shares) or BCa.
     seed : int, optional
         Seed of the bootstrap (results do not depend on ``n_jobs``).
     n_jobs : int
@@ -376,7 +378,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     ['d_therapist', 'icc_therapist', 'icc_therapist_adjusted']
     """
     check_option("view", view, ("growth", "change"))
-    check_option("ci", ci, ("percentile", "bca"))
+    check_option("ci", ci, ("percentile", "basic", "bca"))
     n_boot = check_int("n_boot", n_boot, minimum=0)
     if not isinstance(data_or_fit, pd.DataFrame):
         from .models import MixedFit
