@@ -186,8 +186,8 @@ def test_frame_path_input_checks(toy):
         cluster_bootstrap(toy, _mean_of_cluster_means, cluster="therapist_id")
     with pytest.raises(ConfigError, match="`n_boot`: expecting an integer >= 1; got 0"):
         cluster_bootstrap(toy, _mean_of_cluster_means, n_boot=0)
-    with pytest.raises(CommonFactorsError, match="`ci`: expecting one of 'percentile', 'bca'"):
-        cluster_bootstrap(toy, _mean_of_cluster_means, ci="basic")
+    with pytest.raises(CommonFactorsError, match="`ci`: expecting one of 'percentile', 'basic', 'bca'"):
+        cluster_bootstrap(toy, _mean_of_cluster_means, ci="normal")
 
 
 # --------------------------------------------------------------------------------------

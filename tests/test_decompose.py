@@ -430,7 +430,7 @@ def test_constant_factor_column(small_sim):
 
 @pytest.mark.parametrize("kw, err, msg", [
     (dict(view="long"), CommonFactorsError, "`view`: expecting one of 'growth', 'change'"),
-    (dict(ci="normal"), CommonFactorsError, "`ci`: expecting one of 'percentile', 'bca'"),
+    (dict(ci="normal"), CommonFactorsError, "`ci`: expecting one of 'percentile', 'basic', 'bca'"),
     (dict(n_boot=-1), ConfigError, "`n_boot`: expecting an integer >= 0; got -1"),
     (dict(n_boot=2.5), ConfigError, "`n_boot`: expecting an integer"),
 ])

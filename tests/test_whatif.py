@@ -63,3 +63,44 @@ def test_decompose_fit_accepts_variables_or_exact_interaction_columns():
     assert np.allclose(a.table["estimate"], b.table["estimate"], equal_nan=True)
     with pytest.raises(ValueError, match="neither a variable"):
         cf.decompose(fit, factors={"technique": ["armx"], **base}, n_boot=0)
+
+
+def test_mean_shares_average_over_orders_when_groups_interact():
+    """With an alliance x arm interaction, C_g is the Shapley average over orders."""
+    import numpy as np
+
+    sim = cf.simulate("lambert_1992", n_therapists=30, seed=3, truth=False)
+    chg = cf.change_view(sim.data)
+    fit = cf.fit_mixed(chg, "improvement ~ alliance * arm + expectancy + (1 | therapist)")
+    refs = {"relationship": {"alliance": 3.0}, "technique": {"arm": 0.0},
+            "expectancy": {"expectancy": 3.0}}
+    # the interaction column must be given to one group for the variance shares; the
+    # counterfactual sets raw columns, so it responds to both groups' reference levels
+    res = cf.decompose(fit, factors={"relationship": ["alliance", "alliance:arm"], "technique": ["arm"],
+                                     "expectancy": ["expectancy"]},
+                       view="change", n_boot=0, references=refs)
+    share = res.table.set_index(["factor", "estimand"])["estimate"]
+
+    def mean_pred(groups):
+        new = fit.data.copy()
+        for g in groups:
+            for col, v in refs[g].items():
+                new[col] = v
+        return float((fit.design_matrix(new).to_numpy() @ fit.fixed.to_numpy()).mean())
+
+    M = mean_pred([])
+    order_avg = {}
+    others = ["technique", "expectancy"]
+    # relationship: average of its increment over the 4 subsets of the other two (weights 1/3, 1/6, 1/6, 1/3)
+    w = {(): 1 / 3, ("technique",): 1 / 6, ("expectancy",): 1 / 6, tuple(others): 1 / 3}
+    order_avg["relationship"] = sum(
+        wt * (mean_pred(list(s)) - mean_pred(list(s) + ["relationship"])) for s, wt in w.items())
+    assert share[("relationship", "share_mean_improvement")] == pytest.approx(order_avg["relationship"] / M, rel=1e-8)
+    # the two orders give different answers here, so the average matters
+    first = (M - mean_pred(["relationship"])) / M
+    last = (mean_pred(others) - mean_pred(others + ["relationship"])) / M
+    assert abs(first - last) > 1e-3
+    total = sum(share[(g, "share_mean_improvement")] for g in
+                ["relationship", "technique", "expectancy", "extra_therapeutic"])
+    assert total == pytest.approx(1.0)
+    assert np.isfinite(share[("model", "mean_improvement")])

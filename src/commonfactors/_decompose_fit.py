@@ -175,10 +175,15 @@ def problem_from_fit(fit, factors, view, references, client, therapist, session)
                 new[col] = float(v)
             return fit.design_matrix(new).to_numpy(dtype=float)
 
+        from .decompose import _merged
+
         mean_groups = tuple(list(refs) + [THERAPY_EXCLUDE])
         contrast_obs = per_unit(rows_c)
-        contrast_cf = np.stack([per_unit(_contrast_rows(design_with(refs[g]), view, frame, cl,
-                                                        session)[0]) for g in refs])
+        ref_groups = list(refs)
+        contrast_cf = np.stack([contrast_obs] + [
+            per_unit(_contrast_rows(design_with(_merged(refs, ref_groups, mask)), view, frame, cl,
+                                    session)[0])
+            for mask in range(1, 2 ** len(ref_groups))])
         contrast_n = np.bincount(unit, minlength=n_units).astype(float)
         contrast_fn = lambda g, ref: _contrast_rows(design_with(ref), view, frame, cl, session)[0].mean(axis=0)  # noqa: E731
     else:

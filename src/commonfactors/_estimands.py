@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import combinations
+from math import factorial
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class Problem:
     mean_stats: NestedStats | None = None
     mean_rows: np.ndarray | None = None
     contrast_obs: np.ndarray | None = None  # (units, p_mean): summed contrast rows per unit
-    contrast_cf: np.ndarray | None = None  # (k, units, p_mean)
+    contrast_cf: np.ndarray | None = None  # (2^k, units, p_mean): groups in bitmask at reference
     contrast_n: np.ndarray | None = None  # (units,): clients per unit
     mean_groups: tuple[str, ...] = ()
     row_labels: np.ndarray | None = None  # least squares: the rows of the current draw
@@ -270,9 +271,11 @@ def _mean_shares(problem: Problem, theta0=None) -> tuple[dict[str, float], bool]
 
     The mean predicted improvement is linear in the fixed effects: ``M = a_obs' b`` with
     ``a_obs`` the average contrast row (change view: the design row; growth view: the design
-    row at a client's first observed session minus the one at its last), and
-    ``C_g = (a_obs - a_g)' b`` with ``a_g`` the same average with g's columns at their reference
-    levels. ``extra_therapeutic`` is the remainder ``M - sum_g C_g``.
+    row at a client's first observed session minus the one at its last). ``P(S)`` is the same
+    mean with the groups in S at their reference levels, and ``C_g`` is g's Shapley value over
+    orders, ``sum_S |S|!(k-|S|-1)!/k! (P(S) - P(S + g))``; with no interaction between groups
+    every order gives the same ``P(S) - P(S + g)``. ``extra_therapeutic`` is the remainder
+    ``M - sum_g C_g``.
     """
     if problem.mean_stats is not None:
         if isinstance(theta0, tuple):
@@ -288,13 +291,22 @@ def _mean_shares(problem: Problem, theta0=None) -> tuple[dict[str, float], bool]
     n = problem.contrast_n[labels].sum()
     a_obs = problem.contrast_obs[labels].sum(axis=0) / n
     M = float(a_obs @ b)
+    ref_groups = [g for g in problem.mean_groups if g != THERAPY_EXCLUDE]
+    k = len(ref_groups)
+    # mean prediction with the groups of each subset (bitmask) at their reference levels
+    pred = np.array([float((problem.contrast_cf[mask][labels].sum(axis=0) / n) @ b)
+                     for mask in range(2**k)])
     shares = {}
     used = 0.0
-    for k, g in enumerate(problem.mean_groups):
-        if g == THERAPY_EXCLUDE:
-            continue
-        a_cf = problem.contrast_cf[k][labels].sum(axis=0) / n
-        c = M - float(a_cf @ b)
+    for j, g in enumerate(ref_groups):
+        bit = 1 << j
+        c = 0.0
+        for mask in range(2**k):
+            if mask & bit:
+                continue
+            size = bin(mask).count("1")
+            w = factorial(size) * factorial(k - size - 1) / factorial(k)
+            c += w * (pred[mask] - pred[mask | bit])
         shares[g] = c / M if M != 0 else np.nan
         used += c
     shares[THERAPY_EXCLUDE] = (M - used) / M if M != 0 else np.nan

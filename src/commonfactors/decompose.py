@@ -170,6 +170,15 @@ def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[di
     return refs, rows
 
 
+def _merged(refs: dict, groups: list, mask: int) -> dict:
+    """Reference levels of every group in the subset ``mask`` (bit j = groups[j])."""
+    out = {}
+    for j, g in enumerate(groups):
+        if mask & (1 << j):
+            out.update(refs[g])
+    return out
+
+
 def _contrast_rows(Xm: np.ndarray, view: str, frame: pd.DataFrame, client: str, session: str):
     """Per-client contrast rows: design row (change) or first minus last observed row (growth)."""
     if view == "change":
@@ -234,7 +243,9 @@ def _build(data, factors, view, references, client, therapist, session, reml):
                                   time=session, pooled=True).to_numpy()
         return _contrast_rows(np.column_stack([np.ones(len(frame)), cf]), view, frame, client, session)[0]
 
-    cf_rows = [contrast_for(g, refs[g]) for g in mean_groups if g != THERAPY_EXCLUDE]
+    ref_groups = [g for g in mean_groups if g != THERAPY_EXCLUDE]
+    cf_rows = [rows_c] + [contrast_for(None, _merged(refs, ref_groups, mask))
+                          for mask in range(1, 2 ** len(ref_groups))]
     corr_cols = []
     for g, cols in factors.items():
         main = [c for c in cols if c != session and c in dm.columns]
@@ -253,7 +264,7 @@ def _build(data, factors, view, references, client, therapist, session, reml):
         return out
 
     contrast_obs = per_unit(rows_c)
-    contrast_cf = np.stack([per_unit(a) for a in cf_rows]) if cf_rows else np.zeros((0, n_units, Xm.shape[1]))
+    contrast_cf = np.stack([per_unit(a) for a in cf_rows])
     contrast_n = np.bincount(unit, minlength=n_units).astype(float)
     if inner_codes is not None:
         Z_in = np.ones((len(frame), 1))
