@@ -159,6 +159,12 @@ def _f_levels(problem: Problem, cols, b, cov) -> dict:
     return out
 
 
+class SubsetFits(dict):
+    """Subset -> SubsetFit; ``.mean`` holds the mean model's point fit (beta, theta, Hessian)."""
+
+    mean: tuple | None = None
+
+
 def subset_columns(problem: Problem, subset: frozenset[str]) -> np.ndarray:
     keep = [i for i, gi in enumerate(problem.col_group)
             if gi < 0 or problem.groups[gi] in subset]
@@ -282,11 +288,11 @@ def _mean_shares(problem: Problem, theta0=None) -> tuple[dict[str, float], bool]
             core = refit_warm(problem.mean_stats, problem.reml, theta0[0], theta0[1])
         else:
             core = fit_nested(problem.mean_stats, reml=problem.reml, theta0=theta0)
-        b, ok = core.beta, core.converged
+        b, ok, theta = core.beta, core.converged, core.theta
     else:
         G = problem.mean_rows
         b = np.linalg.lstsq(G[:, :-1], G[:, -1], rcond=None)[0]
-        ok = True
+        ok, theta = True, None
     labels = problem.unit_labels()
     n = problem.contrast_n[labels].sum()
     a_obs = problem.contrast_obs[labels].sum(axis=0) / n
@@ -311,6 +317,7 @@ def _mean_shares(problem: Problem, theta0=None) -> tuple[dict[str, float], bool]
         used += c
     shares[THERAPY_EXCLUDE] = (M - used) / M if M != 0 else np.nan
     shares["_mean_improvement"] = M
+    shares["_fit"] = (b, theta)
     return shares, ok
 
 
@@ -322,7 +329,7 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     """
     warm = warm or {}
     groups = list(problem.groups)
-    fits: dict[frozenset, SubsetFit] = {}
+    fits = SubsetFits()
     for s in all_subsets(groups):
         fits[s] = fit_subset(problem, subset_columns(problem, s), warm.get(s))
     full = fits[frozenset(groups)]
@@ -346,6 +353,7 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     ok = all(f.converged for f in fits.values())
     if problem.mean_groups:
         ms, ok_mean = _mean_shares(problem, warm.get("mean"))
+        mean_fit = ms.pop("_fit")
         ok = ok and ok_mean
         for g in problem.mean_groups:
             vals[(g, "share_mean_improvement")] = ms.get(g, np.nan)
@@ -383,5 +391,10 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
         vals[(comp, f"component:{measure}")] = v
     vec = np.array([vals.get(k, np.nan) for k in estimand_keys(problem)], dtype=float)
     if details:
+        if problem.mean_groups:
+            b, theta = mean_fit
+            hess = (hessian_at(problem.mean_stats, theta, problem.reml)
+                    if theta is not None else None)
+            fits.mean = (b, theta, hess)
         return vec, ok, fits
     return vec, ok

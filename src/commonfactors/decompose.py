@@ -17,7 +17,7 @@ from ._nested import NestedStats
 from ._validation import check_columns, check_factor_groups, check_int, check_option
 from .bootstrap import bootstrap_problem
 from .errors import ColumnError, FactorGroupError
-from .terms import build_terms, counterfactual_terms, default_terms
+from .terms import build_terms, counterfactual_terms, default_terms, improvement_contrast
 
 __all__ = ["decompose", "Decomposition", "components"]
 
@@ -180,15 +180,7 @@ def _merged(refs: dict, groups: list, mask: int) -> dict:
 
 
 def _contrast_rows(Xm: np.ndarray, view: str, frame: pd.DataFrame, client: str, session: str):
-    """Per-client contrast rows: design row (change) or first minus last observed row (growth)."""
-    if view == "change":
-        return Xm, np.arange(len(frame))
-    codes = _codes(frame[client])
-    order = np.lexsort((frame[session].to_numpy(), codes))
-    c = codes[order]
-    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-    ends = np.r_[starts[1:], len(order)] - 1
-    return Xm[order][starts] - Xm[order][ends], order[starts]
+    return improvement_contrast(Xm, view, frame, client=client, session=session)
 
 
 def _build(data, factors, view, references, client, therapist, session, reml):
@@ -253,7 +245,7 @@ def _build(data, factors, view, references, client, therapist, session, reml):
             corr_cols.append((g, 1 + list(dm.columns).index(main[0])))
     # units that the contrasts follow: the stats' inner groups, or rows for least squares
     if inner_codes is not None:
-        unit = inner_codes[client_rows] if view == "growth" else inner_codes[client_rows]
+        unit = inner_codes[client_rows]
         n_units = int(inner_codes.max()) + 1
     else:
         unit, n_units = np.arange(len(frame)), len(frame)
@@ -452,12 +444,10 @@ def _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_cl
     if not problem.level_pure:
         notes.append("not every predictor is centred at its level: Rights & Sterba components "
                      "are reported as total f, v, m only")
+    mean_fit = fits.mean  # (beta, theta, hessian) of the mean model's point fit, or None
     warm = {s: (f.theta, f.hessian) if f.hessian is not None else f.theta for s, f in fits.items()}
-    if problem.mean_stats is not None:
-        from ._nested_fit import fit_nested, hessian_at
-
-        mcore = fit_nested(problem.mean_stats, reml=problem.reml)
-        warm["mean"] = (mcore.theta, hessian_at(problem.mean_stats, mcore.theta, problem.reml))
+    if mean_fit is not None and mean_fit[1] is not None:
+        warm["mean"] = (mean_fit[1], mean_fit[2])
     lo = hi = np.full(len(point), np.nan)
     reps = np.empty((0, len(point)))
     n_failed = 0
@@ -482,10 +472,8 @@ def _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_cl
                              "converged": f.converged, "singular": f.singular}
                             for s, f in fits.items()])
     mean = dict(info.get("mean_info") or {})
-    if mean and problem.mean_groups and "refs" in mean:
-        from ._estimands import _mean_shares  # noqa: F401 - documents where M comes from
-
-        b = _mean_beta(problem, warm)
+    if mean and mean_fit is not None and "refs" in mean:
+        b = mean_fit[0]
         labels = problem.unit_labels()
         a_obs = problem.contrast_obs[labels].sum(axis=0) / problem.contrast_n[labels].sum()
         mean.update(beta=b, M=float(a_obs @ b))
@@ -501,15 +489,6 @@ def _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_cl
         n_clients=n_clients, n_therapists=n_ther, data_summary=info.get("data_summary"),
         n_boot=n_boot, n_boot_failed=n_failed, ci=ci, seed=seed, notes=tuple(notes),
         replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean)
-
-
-def _mean_beta(problem, warm):
-    from ._nested_fit import fit_nested
-
-    if problem.mean_stats is not None:
-        return fit_nested(problem.mean_stats, reml=problem.reml, theta0=warm["mean"][0]).beta
-    G = problem.mean_rows
-    return np.linalg.lstsq(G[:, :-1], G[:, -1], rcond=None)[0]
 
 
 def components(fit_or_data, **kwargs) -> pd.DataFrame:

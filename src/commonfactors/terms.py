@@ -49,7 +49,8 @@ from .errors import ColumnError
 View = Literal["growth", "change"]
 VIEWS = ("growth", "change")
 
-__all__ = ["Term", "default_terms", "build_terms", "counterfactual_terms", "TIME_COLUMN"]
+__all__ = ["Term", "default_terms", "build_terms", "counterfactual_terms",
+           "improvement_contrast", "TIME_COLUMN"]
 
 TIME_COLUMN = "session"
 
@@ -266,3 +267,21 @@ def default_terms(factors: dict[str, list[str]], *, view: View = "growth") -> st
         "improvement ~ for each factor column x (client means): x_c (within therapist), x_t "
         "(between therapists) + (1 | therapist); REML"
     )
+
+
+def improvement_contrast(X: np.ndarray, view: View, frame: pd.DataFrame, *, client: str = "client",
+                         session: str = TIME_COLUMN) -> tuple[np.ndarray, np.ndarray]:
+    """Per-client design contrast whose product with the coefficients is the predicted improvement.
+
+    Change view: the design row itself (one row per client). Growth view: the design row at the
+    client's first observed session minus the one at its last (the predicted outcome drop).
+    Returns the contrast rows and, for each, the position of the client's first row in ``frame``.
+    """
+    if view == "change":
+        return X, np.arange(len(frame))
+    codes = pd.factorize(frame[client], sort=False)[0]
+    order = np.lexsort((frame[session].to_numpy(), codes))
+    c = codes[order]
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    ends = np.r_[starts[1:], len(order)] - 1
+    return X[order][starts] - X[order][ends], order[starts]

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ._dgp import Block, SimConfig, build_block
 from ._shapley import all_subsets, shapley_values
-from .terms import build_terms, counterfactual_terms
+from .terms import build_terms, counterfactual_terms, improvement_contrast
 
 __all__ = ["truth_table", "analytic_truth", "empirical_truth", "monte_carlo_truth",
            "DEFAULT_FACTORS", "THERAPY_EXCLUDE"]
@@ -333,15 +333,8 @@ def sim_references(cfg: SimConfig) -> dict[str, dict[str, float]]:
 
 def _predicted_improvement(data: pd.DataFrame, X: np.ndarray, b0: float, beta: np.ndarray,
                            view: str) -> float:
-    yhat = b0 + X @ beta
-    if view == "change":
-        return float(yhat.mean())
-    codes = pd.factorize(data["client"], sort=False)[0]
-    order = np.lexsort((data["session"].to_numpy(), codes))
-    c_sorted = codes[order]
-    starts = np.flatnonzero(np.r_[True, c_sorted[1:] != c_sorted[:-1]])
-    ends = np.r_[starts[1:], len(order)] - 1
-    return float((yhat[order][starts] - yhat[order][ends]).mean())
+    rows, _ = improvement_contrast(np.column_stack([np.ones(len(data)), X]), view, data)
+    return float(rows.mean(axis=0) @ np.r_[b0, beta])
 
 
 def ols_mean_shares(data: pd.DataFrame, factors: dict[str, list[str]], view: str,
