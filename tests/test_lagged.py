@@ -108,7 +108,14 @@ def test_row_order_does_not_matter(spurious):
     sim, tab = spurious
     shuffled = sim.data.sample(frac=1.0, random_state=0)
     tab2 = cf.lagged_effects(shuffled).set_index("path")
-    np.testing.assert_allclose(tab2["estimate"], tab["estimate"], rtol=1e-6, atol=1e-9)
+    # Row order changes only the order of floating-point sums, but the estimates come from a
+    # numerically optimised REML fit: the optimiser stops at a gradient tolerance, so two runs
+    # agree to the optimiser's precision (about 1e-6 relative in theta), not to machine
+    # precision. Compare in units of the standard error: 1e-3 SE is far below any difference
+    # that matters and far above what the optimiser's tolerance can produce.
+    np.testing.assert_array_less(np.abs(tab2["estimate"] - tab["estimate"]),
+                                 1e-3 * tab["std_error"])
+    np.testing.assert_allclose(tab2["std_error"], tab["std_error"], rtol=1e-4)
 
 
 def test_errors_name_the_problem():
