@@ -32,9 +32,9 @@ import warnings
 import numpy as np
 
 import commonfactors as cf
-from commonfactors import _estimands as E
-from commonfactors.decompose import _build
-from commonfactors.terms import build_terms
+from commonfactors.decomposition import _estimates as E
+from commonfactors.decomposition.api import _build
+from commonfactors.models.terms import build_terms
 
 PRESET = "wampold_imel_2015"
 
@@ -76,7 +76,7 @@ def statsmodels_fit(data, factors) -> float:
 
 def warm_start(problem):
     """The warm starts decompose gives its replicates (full-data optima and Hessians)."""
-    from commonfactors._nested_fit import fit_nested, hessian_at
+    from commonfactors.models._nested_fit import fit_nested, hessian_at
 
     _, _, fits = E.estimate(problem, details=True)
     warm = {s: (f.theta, f.hessian) for s, f in fits.items()}

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import commonfactors as cf
-from commonfactors.data import change_view, read_sessions, summarize_sessions, validate_sessions
 from commonfactors.errors import (
     ColumnError,
     CommonFactorsError,
     DataValidationError,
     FactorGroupError,
 )
+from commonfactors.sessions import change_view, read_sessions, summarize_sessions, validate_sessions
 
 MAP = {"therapist": "TherID", "client": "ClientID", "session": "Week", "outcome": "PHQ9"}
 

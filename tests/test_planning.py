@@ -95,7 +95,7 @@ def test_simconfig_and_overrides_change_the_world():
 
 
 def test_failed_datasets_are_counted_and_left_out(monkeypatch):
-    module = sys.modules["commonfactors.decompose"]
+    module = sys.modules["commonfactors.decomposition.api"]
     real = module.decompose
     calls = {"n": 0}
 

@@ -15,8 +15,8 @@ import pytest
 
 import commonfactors as cf
 from commonfactors import cli
-from commonfactors import report as rp
 from commonfactors.errors import CommonFactorsError, ConfigError, FactorGroupError
+from commonfactors.report import run as rp
 
 SECTION_HEADINGS = ("Data summary", "Model", "Variance components and ICCs",
                     "Factor shares under every estimand", "Shares of mean improvement", "Claims",

@@ -8,7 +8,7 @@ import pytest
 
 import commonfactors as cf
 from commonfactors.errors import ConfigError
-from commonfactors.simulate import PRESETS
+from commonfactors.simulation.simulator import PRESETS
 
 
 def test_public_contract():

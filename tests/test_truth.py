@@ -7,10 +7,15 @@ import pandas as pd
 import pytest
 
 import commonfactors as cf
-from commonfactors._shapley import all_subsets, commonality, shapley_values
-from commonfactors.data import change_view
-from commonfactors.simulate import PRESETS, preset_config
-from commonfactors.truth import analytic_truth, empirical_truth, ols_mean_shares, sim_references
+from commonfactors.decomposition.shapley import all_subsets, commonality, shapley_values
+from commonfactors.sessions import change_view
+from commonfactors.simulation.simulator import PRESETS, preset_config
+from commonfactors.simulation.truth import (
+    analytic_truth,
+    empirical_truth,
+    ols_mean_shares,
+    sim_references,
+)
 
 VARIANCE_ESTIMANDS = ["share_total_variance", "share_explained_variance",
                       "share_therapy_variance", "part_r2", "r2_marginal", "r2_conditional",

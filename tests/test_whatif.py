@@ -4,7 +4,7 @@ import pytest
 
 import commonfactors as cf
 from commonfactors.errors import ClaimError
-from commonfactors.truth import analytic_truth
+from commonfactors.simulation.truth import analytic_truth
 
 
 def _truth(cfg, factor, estimand):

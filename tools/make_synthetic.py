@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import commonfactors as cf
-from commonfactors.simulate import PRESETS
+from commonfactors.simulation.simulator import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "synthetic"

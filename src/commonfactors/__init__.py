@@ -21,34 +21,34 @@ __version__ = "0.1.0"
 # stays fast and does not load statsmodels until a model is fitted)
 _PUBLIC = {
     # data layer
-    "read_sessions": "data",
-    "change_view": "data",
-    "validate_sessions": "data",
+    "read_sessions": "sessions",
+    "change_view": "sessions",
+    "validate_sessions": "sessions",
     # datasets
     "load_dataset": "datasets",
     "list_datasets": "datasets",
     # simulator and truth
-    "simulate": "simulate",
-    "list_presets": "simulate",
-    "SimConfig": "simulate",
-    "Simulation": "simulate",
-    "truth_table": "truth",
+    "simulate": "simulation",
+    "list_presets": "simulation",
+    "SimConfig": "simulation",
+    "Simulation": "simulation",
+    "truth_table": "simulation",
     # models
     "fit_mixed": "models",
     "MixedFit": "models",
     "disaggregate": "models",
     "lag_within": "models",
     # decomposition and bootstrap
-    "decompose": "decompose",
-    "Decomposition": "decompose",
-    "components": "decompose",
+    "decompose": "decomposition",
+    "Decomposition": "decomposition",
+    "components": "decomposition",
     "cluster_bootstrap": "bootstrap",
     # claims
     "claims_registry": "claims",
     "get_claim": "claims",
     "add_claim": "claims",
     "compare_claims": "claims",
-    "what_it_would_take": "whatif",
+    "what_it_would_take": "simulation",
     "design_based_shares": "meta",
     "random_effects_metareg": "meta",
     "Claim": "claims",
@@ -66,26 +66,27 @@ _PUBLIC = {
     "write_report": "report",
     "run_report": "report",
     "plan_precision": "planning",
-    "lagged_effects": "lagged",
+    "lagged_effects": "models",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
-# Functions that share their module's name are bound eagerly: importing the submodule would
-# otherwise bind the module object to the package attribute of the same name.
-from .simulate import simulate as simulate  # noqa: E402,I001
+_SUBMODULES = {"sessions", "datasets", "simulation", "models", "decomposition", "bootstrap",
+               "claims", "meta", "conversions", "plots", "report", "planning", "errors", "cli"}
 
-
-_SUBMODULES = {"data", "datasets", "simulate", "truth", "terms", "models", "decompose",
-               "bootstrap", "claims", "meta", "conversions", "whatif", "plots", "report",
-               "planning", "lagged", "errors", "cli"}
+# Module paths that moved when the package was split into subpackages; `cf.truth.sim_references`
+# and friends keep working.
+_ALIASES = {"truth": "simulation.truth", "terms": "models.terms", "whatif": "simulation.whatif",
+            "lagged": "models.lagged", "data": "sessions"}
 
 
 def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
-        if name in _SUBMODULES:  # `cf.plots`, `cf.truth`, ... without an explicit import
+        if name in _SUBMODULES:  # `cf.plots`, `cf.meta`, ... without an explicit import
             return importlib.import_module(f".{name}", __name__)
+        if name in _ALIASES:
+            return importlib.import_module(f".{_ALIASES[name]}", __name__)
         raise AttributeError(f"module 'commonfactors' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
@@ -94,4 +95,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_PUBLIC))
-from .decompose import decompose as decompose  # noqa: E402,I001

@@ -197,7 +197,7 @@ class _one_blas_thread:
 
 
 def _problem_chunk_inner(payload, seqs):
-    from ._estimands import estimate
+    from .decomposition._estimates import estimate
 
     problem, warm, inner = payload
     vals, oks = [], []
@@ -251,7 +251,7 @@ def bootstrap_problem(problem, point: np.ndarray, warm: dict, *, n_boot: int, se
 
 
 def _jackknife(problem, warm) -> np.ndarray:
-    from ._estimands import estimate
+    from .decomposition._estimates import estimate
 
     n = problem.n_clusters
     out = []

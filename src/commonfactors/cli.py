@@ -22,7 +22,7 @@ def _write_table(df, out: Path) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .simulate import simulate
+    from .simulation.simulator import simulate
 
     sim = simulate(args.preset, n_therapists=args.n_therapists,
                    clients_per_therapist=args.clients_per_therapist,
@@ -37,7 +37,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import run_report
+    from .report.run import run_report
 
     factors = None
     if args.factors:

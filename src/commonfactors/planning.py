@@ -68,7 +68,7 @@ def _estimand_pairs(estimands: Any) -> list[tuple[str, str]]:
 
 def _design_config(preset, n_therapists: int, clients: int, n_sessions: int, overrides: dict):
     """The simulator configuration of one design (preset calibrated at that design)."""
-    from .simulate import SimConfig, preset_config
+    from .simulation.simulator import SimConfig, preset_config
 
     if isinstance(preset, SimConfig):
         return preset.replace(n_therapists=n_therapists, clients_per_therapist=clients,
@@ -81,7 +81,7 @@ def _design_config(preset, n_therapists: int, clients: int, n_sessions: int, ove
 
 
 def _truth_values(cfg, pairs: list[tuple[str, str]], view: str) -> list[float]:
-    from .truth import DEFAULT_FACTORS, truth_table
+    from .simulation.truth import DEFAULT_FACTORS, truth_table
 
     t = truth_table(cfg, DEFAULT_FACTORS)
     t = t[t["view"] == view]
@@ -105,9 +105,9 @@ def _precision_chunk(cfg, view: str, pairs: list, seeds: list) -> tuple[np.ndarr
     """
     from threadpoolctl import threadpool_limits
 
-    from .decompose import decompose
-    from .simulate import simulate_config
-    from .truth import sim_references
+    from .decomposition.api import decompose
+    from .simulation.simulator import simulate_config
+    from .simulation.truth import sim_references
 
     refs = sim_references(cfg)
     out = np.full((len(seeds), len(pairs)), np.nan)

@@ -1,0 +1,497 @@
+"""``cf.decompose``: factor-group shares, variance components and shares of mean improvement.
+
+Every number comes labelled with its estimand (METHODS sections 3-5) and, with ``n_boot > 0``,
+a cluster-bootstrap interval (section 6).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_columns, check_factor_groups, check_int, check_option
+from ..bootstrap import bootstrap_problem
+from ..errors import ColumnError, FactorGroupError
+from ..models._nested import NestedStats
+from ..models.terms import build_terms, counterfactual_terms, default_terms, improvement_contrast
+from . import _estimates as E
+
+__all__ = ["decompose", "Decomposition", "components"]
+
+THERAPY_EXCLUDE = "extra_therapeutic"
+_LEVEL_NAMES = {
+    ("client", "therapist"): {1: "f1", 2: "f2", 3: "f3"},
+    ("client", None): {1: "f1", 2: "f2"},
+    ("therapist", None): {2: "f2", 3: "f3"},
+}
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """Result of :func:`decompose` (see its docstring for every field)."""
+
+    table: pd.DataFrame
+    components: pd.DataFrame
+    commonality: pd.DataFrame
+    references: pd.DataFrame
+    subsets: pd.DataFrame
+    view: str
+    formula: str
+    fit: object
+    n_obs: int
+    n_clients: int
+    n_therapists: int
+    data_summary: dict | None
+    n_boot: int
+    n_boot_failed: int
+    ci: str
+    seed: object
+    notes: tuple
+    replicates: pd.DataFrame = field(repr=False)
+    _mean: dict = field(repr=False, default_factory=dict)
+
+    # ------------------------------------------------------------------ presentation
+    def summary(self) -> str:
+        lines = [f"commonfactors decomposition ({self.view} view)",
+                 f"model: {self.formula}",
+                 f"rows {self.n_obs}, clients {self.n_clients}, therapists {self.n_therapists}; "
+                 f"bootstrap {self.n_boot} replicates ({self.ci}), {self.n_boot_failed} failed"]
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        t = self.table.copy()
+        for c in ("estimate", "ci_low", "ci_high"):
+            t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+        lines.append(t.to_string(index=False))
+        if len(self.references):
+            lines.append("reference levels for shares of mean improvement:")
+            for r in self.references.itertuples():
+                lines.append(f"  {r.factor}: {r.column} = {r.reference:g} ({r.note})")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        head = (f"<p><b>commonfactors decomposition</b> ({self.view} view): "
+                f"<code>{_esc(self.formula)}</code><br>{self.n_obs} rows, {self.n_clients} clients,"
+                f" {self.n_therapists} therapists; {self.n_boot} bootstrap replicates "
+                f"({self.ci}), {self.n_boot_failed} failed</p>")
+        notes = "".join(f"<p>note: {_esc(n)}</p>" for n in self.notes)
+        return head + notes + self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+
+    def compare_claims(self, claims=None, **kwargs) -> pd.DataFrame:
+        """Each published claim beside the estimate of the same estimand (see claims module)."""
+        from ..claims.registry import compare_claims
+
+        return compare_claims(self.table, claims=claims, **kwargs)
+
+    def plot(self, estimand: str = "share_total_variance", ax=None, claims=None):
+        """Shares of one estimand with intervals, beside the claims about it.
+
+        ``claims``: claim ids to draw (default: every claim of that estimand that can be
+        compared here); ``claims=[]`` draws none.
+        """
+        from ..plots.figures import plot_shares
+
+        t = self.table[self.table["estimand"] == estimand]
+        cc = self.compare_claims()
+        cc = cc[(cc["estimand"] == estimand) & (cc["verdict"] != "not estimable here")]
+        if claims is not None:
+            cc = cc[cc["claim"].isin(list(claims))]
+        return plot_shares(t, claims=cc, estimand=estimand, ax=ax)
+
+    def sensitivity(self, factor: str = "relationship", column: str | None = None,
+                    values=None) -> pd.DataFrame:
+        """The share of mean improvement as the factor's reference level moves.
+
+        Default grid: 11 values from the lowest client mean of the column to its median. The
+        model's coefficients are held at the point estimate.
+        """
+        m = self._mean
+        if not m or factor not in m["refs"]:
+            raise FactorGroupError(
+                f"`factor`: no share of mean improvement for {factor!r}; available: "
+                f"{', '.join(m.get('refs', {})) or 'none (no reference levels)'}.")
+        refs = m["refs"][factor]
+        column = column or next(iter(refs))
+        if column not in refs:
+            raise ColumnError(f"`column`: {column!r} is not a column of {factor!r} ({', '.join(refs)}).")
+        if values is None:
+            lo, med = m["client_min"][column], m["client_median"][column]
+            values = np.linspace(lo, med, 11)
+        rows = []
+        for v in np.asarray(values, dtype=float):
+            a_cf = m["contrast_fn"](factor, {**refs, column: v})
+            c = m["M"] - float(a_cf @ m["beta"])
+            rows.append({"factor": factor, "column": column, "reference": v, "share": c / m["M"]})
+        return pd.DataFrame(rows)
+
+
+def _esc(s) -> str:
+    import html
+
+    return html.escape(str(s))
+
+
+# --------------------------------------------------------------------------------------
+# building the problem
+# --------------------------------------------------------------------------------------
+def _codes(s: pd.Series) -> np.ndarray:
+    return pd.factorize(s, sort=False)[0].astype(np.intp)
+
+
+def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[dict, list]:
+    """Reference level per (group, column): binary -> 0, otherwise the 10th percentile of client means."""
+    refs: dict[str, dict[str, float]] = {}
+    rows = []
+    for g, cols in factors.items():
+        if g == THERAPY_EXCLUDE:
+            continue
+        refs[g] = {}
+        for col in cols:
+            if col == "session":
+                continue
+            if given is not None and g in given and col in given[g]:
+                v, note = float(given[g][col]), "given"
+            elif given is not None and g in given and not isinstance(given[g], dict):
+                v, note = float(given[g]), "given"
+            else:
+                x = frame[col].astype(float)
+                means = x.groupby(frame[client]).mean() if client in frame else x
+                if set(np.unique(x.dropna())) <= {0.0, 1.0}:
+                    v, note = 0.0, "default: 0 (control / absent)"
+                else:
+                    v, note = float(np.quantile(means, 0.10)), "default: 10th percentile of client means"
+            refs[g][col] = v
+            rows.append({"factor": g, "column": col, "reference": v, "note": note})
+    return refs, rows
+
+
+def _merged(refs: dict, groups: list, mask: int) -> dict:
+    """Reference levels of every group in the subset ``mask`` (bit j = groups[j])."""
+    out = {}
+    for j, g in enumerate(groups):
+        if mask & (1 << j):
+            out.update(refs[g])
+    return out
+
+
+def _contrast_rows(Xm: np.ndarray, view: str, frame: pd.DataFrame, client: str, session: str):
+    return improvement_contrast(Xm, view, frame, client=client, session=session)
+
+
+def _build(data, factors, view, references, client, therapist, session, reml):
+    notes = []
+    has_t = therapist is not None and therapist in data.columns
+    if view == "growth":
+        frame = data
+        outcome = "outcome"
+    else:
+        from ..sessions.api import change_view
+
+        preds = sorted({c for cols in factors.values() for c in cols if c != session})
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            frame = change_view(data, predictors=preds)
+        notes += [str(w.message) for w in rec]
+        outcome = "improvement"
+    derived, terms = build_terms(frame, factors, view=view, client=client,
+                                 therapist=therapist if has_t else None, time=session)
+    present = {t.group for t in terms}
+    for g in factors:
+        if g not in present:
+            raise FactorGroupError(
+                f"`factors`: group {g!r} has no variation in the {view} view (its columns "
+                f"{factors[g]} are constant); remove it or give it a column that varies.")
+    y = frame[outcome].to_numpy(float)
+    X = np.column_stack([np.ones(len(frame)), derived.to_numpy()])
+    names = ["Intercept"] + list(derived.columns)
+    groups = tuple(factors)
+    col_group = np.array([-1] + [groups.index(t.group) for t in terms])
+    if view == "growth":
+        inner_role, outer_role = "client", ("therapist" if has_t else None)
+        inner_codes = _codes(frame[client])
+        outer_codes = _codes(frame[therapist]) if has_t else None
+    else:
+        inner_role, outer_role = ("therapist" if has_t else None), None
+        inner_codes = _codes(frame[therapist]) if has_t else None
+        outer_codes = None
+    lvmap = _LEVEL_NAMES.get((inner_role, outer_role), {})
+    col_level = np.array([""] + [lvmap.get(t.level, "f") for t in terms])
+    # mean model: one pooled column per factor column
+    dm, _ = build_terms(frame, factors, view=view, client=client,
+                        therapist=therapist if has_t else None, time=session, pooled=True)
+    Xm = np.column_stack([np.ones(len(frame)), dm.to_numpy()])
+    refs, ref_rows = _default_references(frame, factors, references, client)
+    rows_c, client_rows = _contrast_rows(Xm, view, frame, client, session)
+    mean_groups = tuple([g for g in groups if g in refs] + [THERAPY_EXCLUDE])
+
+    def contrast_for(g, ref):
+        cf = counterfactual_terms(frame, factors, ref, view=view, columns=list(dm.columns),
+                                  client=client, therapist=therapist if has_t else None,
+                                  time=session, pooled=True).to_numpy()
+        return _contrast_rows(np.column_stack([np.ones(len(frame)), cf]), view, frame, client, session)[0]
+
+    ref_groups = [g for g in mean_groups if g != THERAPY_EXCLUDE]
+    cf_rows = [rows_c] + [contrast_for(None, _merged(refs, ref_groups, mask))
+                          for mask in range(1, 2 ** len(ref_groups))]
+    corr_cols = []
+    for g, cols in factors.items():
+        main = [c for c in cols if c != session and c in dm.columns]
+        if main:
+            corr_cols.append((g, 1 + list(dm.columns).index(main[0])))
+    # units that the contrasts follow: the stats' inner groups, or rows for least squares
+    if inner_codes is not None:
+        unit = inner_codes[client_rows]
+        n_units = int(inner_codes.max()) + 1
+    else:
+        unit, n_units = np.arange(len(frame)), len(frame)
+
+    def per_unit(a):
+        out = np.zeros((n_units, a.shape[1]))
+        np.add.at(out, unit, a)
+        return out
+
+    contrast_obs = per_unit(rows_c)
+    contrast_cf = np.stack([per_unit(a) for a in cf_rows])
+    contrast_n = np.bincount(unit, minlength=n_units).astype(float)
+    if inner_codes is not None:
+        Z_in = np.ones((len(frame), 1))
+        Z_out = np.ones((len(frame), 1)) if outer_codes is not None else None
+        stats = NestedStats.from_arrays(X, y, Z_in, Z_out, inner_codes, outer_codes)
+        mstats = NestedStats.from_arrays(Xm, y, Z_in, Z_out, inner_codes, outer_codes)
+        problem = E.Problem(stats=stats, rows=None, col_group=col_group, col_level=col_level,
+                            groups=groups, inner_role=inner_role, outer_role=outer_role, reml=reml,
+                            mean_stats=mstats, contrast_obs=contrast_obs, contrast_cf=contrast_cf,
+                            contrast_n=contrast_n, mean_groups=mean_groups,
+                            corr_cols=tuple(corr_cols), corr_sign=-1.0 if view == "growth" else 1.0)
+    else:
+        notes.append("no therapist ids: the change model is fitted by least squares (no random effects)")
+        problem = E.Problem(stats=None, rows=np.column_stack([X, y]), col_group=col_group,
+                            col_level=col_level, groups=groups, inner_role=None, outer_role=None,
+                            reml=reml, mean_rows=np.column_stack([Xm, y]), contrast_obs=contrast_obs,
+                            contrast_cf=contrast_cf, contrast_n=contrast_n, mean_groups=mean_groups,
+                            corr_cols=tuple(corr_cols))
+    rand = []
+    if view == "growth":
+        if has_t:
+            rand.append(f"(1 | {therapist})")
+        rand.append(f"(1 | {client})")
+    elif has_t:
+        rand.append(f"(1 | {therapist})")
+    formula = f"{outcome} ~ " + " + ".join(names[1:]) + (" + " + " + ".join(rand) if rand else "")
+    fit_frame = pd.concat([frame[[c for c in (therapist, client) if c and c in frame]].reset_index(drop=True),
+                           derived.reset_index(drop=True),
+                           pd.Series(y, name=outcome)], axis=1)
+    mean_info = {"refs": refs, "frame": frame, "dm_cols": list(dm.columns), "contrast_fn": None,
+                 "client_min": {}, "client_median": {}}
+    for cols in refs.values():
+        for col in cols:
+            means = frame[col].astype(float).groupby(frame[client]).mean() if client in frame else frame[col]
+            mean_info["client_min"][col] = float(means.min())
+            mean_info["client_median"][col] = float(means.median())
+    mean_info["contrast_fn"] = lambda g, ref: contrast_for(g, ref).mean(axis=0)
+    info = dict(frame=frame, names=names, formula=formula, fit_frame=fit_frame,
+                ref_rows=ref_rows, notes=notes, mean_info=mean_info,
+                description=default_terms(factors, view=view), rand=rand)
+    return problem, info
+
+
+def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "percentile",
+              seed=None, n_jobs: int = 1, progress: bool | None = None, references=None,
+              resample_clients: bool = False, level: float = 0.95, reml: bool = True,
+              client: str = "client", therapist: str | None = "therapist",
+              session: str = "session") -> Decomposition:
+    """Decompose outcome variance and mean improvement into factor groups, with intervals.
+
+    Parameters
+    ----------
+    data_or_fit : DataFrame
+        Canonical long data (one row per session: therapist, client, session, outcome and the
+        factor columns), e.g. ``cf.simulate(...).data`` or ``cf.read_sessions(...)``.
+    factors : dict
+        ``{group: [columns]}``, at least two groups, a column in one group only. The group
+        ``extra_therapeutic`` is treated as outside therapy (``share_therapy_variance``) and
+        carries the remainder of the mean improvement. ``correlation`` is the zero-order
+        correlation of each group's first column with improvement (change view: client mean
+        against pre - post; growth view: session value against lower symptoms, i.e. minus the
+        outcome), oriented like the published alliance-outcome correlations.
+    view : {"growth", "change"}
+        growth: sessions in clients in therapists, ``outcome ~ session_w + level-pure parts of
+        every factor column + their interaction with time + (1 | therapist) + (1 | client)``;
+        change: one row per client, ``improvement ~ level-pure parts + (1 | therapist)``
+        (see :mod:`commonfactors.models.terms`). The fitted formula is in ``.formula``.
+    n_boot : int
+        Cluster-bootstrap replicates (therapists resampled; 0 = point estimates only).
+    ci : {"percentile", "basic", "bca"}
+        Percentile (default), basic (reverse percentile: corrects for the bootstrap's estimate
+        of bias, which suits the small-sample upward bias of R2-type shares) or BCa.
+    seed : int, optional
+        Seed of the bootstrap (results do not depend on ``n_jobs``).
+    n_jobs : int
+        joblib workers (``-1``: all cores); inside ``joblib.parallel_backend("dask")`` the
+        replicates run on a Dask cluster.
+    progress : bool, optional
+        Progress bar (default: interactive sessions only).
+    references : dict, optional
+        Reference ("absent") level of each factor column for the shares of mean improvement,
+        ``{group: {column: value}}``. Default: 0 for a 0/1 column (control arm), otherwise the
+        10th percentile of client means; always reported in ``.references``.
+    resample_clients : bool
+        Also resample clients within each drawn therapist.
+
+    Returns
+    -------
+    Decomposition
+        ``table`` (factor, estimand, estimate, ci_low, ci_high), ``components`` (Rights &
+        Sterba), ``commonality``, ``references``, ``subsets`` (every refitted subset model),
+        ``fit`` (the full model as a :class:`commonfactors.MixedFit`), ``n_boot_failed``,
+        ``notes``, ``replicates``.
+
+    Notes
+    -----
+    ``share_total_variance`` is the Shapley value of the group over the marginal R2 of every
+    subset model, each refitted with the same random effects and rows and with its own
+    denominator (glmm.hp; Lai et al. 2022); they sum to the full model's marginal R2.
+    ``share_explained_variance`` divides by that R2, ``share_therapy_variance`` by the sum over
+    groups other than ``extra_therapeutic``. ``part_r2`` is partR2's (Stoffel et al. 2021).
+    Variance-component shares of therapist, client and residual are of the full model's total
+    variance. ``share_mean_improvement`` is the counterfactual share of the mean predicted
+    improvement (METHODS section 5) from a mean model with one pooled coefficient per factor
+    column. Replicates whose refits fail to converge are counted in ``n_boot_failed`` and left
+    out of the intervals.
+
+    References
+    ----------
+    1. Rights, J. D., & Sterba, S. K. (2019). Quantifying explained variance in multilevel
+       models. Psychological Methods, 24, 309-338.
+    2. Stoffel, M. A., Nakagawa, S., & Schielzeth, H. (2021). partR2. PeerJ, 9, e11414.
+    3. Lai, J., Zou, Y., Zhang, S., Zhang, X., & Mao, L. (2022). glmm.hp. Journal of Plant
+       Ecology, 15, 1302-1307.
+
+    Examples
+    --------
+    >>> import commonfactors as cf
+    >>> sim = cf.simulate("norcross_lambert_2011", n_therapists=20, seed=1)
+    >>> res = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=0)
+    >>> sorted(res.table["estimand"].unique())[:3]
+    ['d_therapist', 'icc_therapist', 'icc_therapist_adjusted']
+    """
+    check_option("view", view, ("growth", "change"))
+    check_option("ci", ci, ("percentile", "basic", "bca"))
+    n_boot = check_int("n_boot", n_boot, minimum=0)
+    if not isinstance(data_or_fit, pd.DataFrame):
+        from ..models.mixed import MixedFit
+
+        if isinstance(data_or_fit, MixedFit):
+            from ._from_fit import problem_from_fit
+
+            factors = check_factor_groups(factors, min_groups=2)
+            problem, info = problem_from_fit(data_or_fit, factors, view, references, client,
+                                             therapist, session)
+            return _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress,
+                           resample_clients, level, data_or_fit)
+        raise ColumnError(
+            "`data_or_fit`: expecting a DataFrame of sessions or a commonfactors MixedFit; got "
+            f"{type(data_or_fit).__name__}.")
+    factors = check_factor_groups(factors, min_groups=2)
+    cols = [c for cs in factors.values() for c in cs]
+    need = ["outcome", client] + cols + ([session] if session in cols or view == "change" else [])
+    check_columns(data_or_fit, need, param="data")
+    data = data_or_fit.copy()
+    used = [c for c in dict.fromkeys(need + ([therapist] if therapist in data else []))]
+    n_before = len(data)
+    data = data.dropna(subset=used)
+    notes = []
+    if len(data) < n_before:
+        notes.append(f"dropped {n_before - len(data)} of {n_before} rows with a missing value in "
+                     f"{', '.join(used)}")
+    problem, info = _build(data, factors, view, references, client, therapist, session, reml)
+    info["notes"] = notes + info["notes"]
+    from ..sessions.api import summarize_sessions
+
+    try:
+        info["data_summary"] = summarize_sessions(data)
+    except Exception:  # noqa: BLE001 - the summary is descriptive only
+        info["data_summary"] = None
+    fit = None
+    if info["rand"]:
+        from ..models.mixed import fit_mixed
+
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            fit = fit_mixed(info["fit_frame"], info["formula"], reml=reml)
+        info["notes"] += [f"full model: {w.message}" for w in rec if "dropped" not in str(w.message)]
+    return _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_clients,
+                   level, fit)
+
+
+def _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_clients, level, fit):
+    keys = E.estimand_keys(problem)
+    point, ok, fits = E.estimate(problem, details=True)
+    notes = list(info["notes"])
+    bad = [("+".join(sorted(s)) or "(none)") for s, f in fits.items() if not f.converged]
+    sing = [("+".join(sorted(s)) or "(none)") for s, f in fits.items() if f.singular]
+    if bad:
+        notes.append(f"subset models that did not converge: {', '.join(bad)}")
+        warnings.warn(f"decompose: {len(bad)} subset model(s) did not converge: {', '.join(bad)}",
+                      RuntimeWarning, stacklevel=3)
+    if sing:
+        notes.append(f"singular fits (a variance at zero): {', '.join(sing)}")
+    if not problem.level_pure:
+        notes.append("not every predictor is centred at its level: Rights & Sterba components "
+                     "are reported as total f, v, m only")
+    mean_fit = fits.mean  # (beta, theta, hessian) of the mean model's point fit, or None
+    warm = {s: (f.theta, f.hessian) if f.hessian is not None else f.theta for s, f in fits.items()}
+    if mean_fit is not None and mean_fit[1] is not None:
+        warm["mean"] = (mean_fit[1], mean_fit[2])
+    lo = hi = np.full(len(point), np.nan)
+    reps = np.empty((0, len(point)))
+    n_failed = 0
+    if n_boot > 0:
+        br = bootstrap_problem(problem, point, warm, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
+                               progress=progress, ci=ci, level=level, inner=resample_clients,
+                               names=keys)
+        lo, hi, reps, n_failed = br.ci_low, br.ci_high, br.replicates, br.n_failed
+        if n_failed:
+            notes.append(f"{n_failed} of {n_boot} bootstrap replicates failed to converge and "
+                         "are left out of the intervals")
+    rows = pd.DataFrame({"factor": [k[0] for k in keys], "estimand": [k[1] for k in keys],
+                         "estimate": point, "ci_low": lo, "ci_high": hi})
+    is_comp = rows["estimand"].str.startswith("component:")
+    is_com = rows["estimand"] == "commonality"
+    table = rows[~is_comp & ~is_com].reset_index(drop=True)
+    comps = rows[is_comp].rename(columns={"factor": "component"}).reset_index(drop=True)
+    comps.insert(1, "measure", comps.pop("estimand").str.replace("component:", "", regex=False))
+    com = rows[is_com].rename(columns={"factor": "groups"}).drop(columns="estimand").reset_index(drop=True)
+    subsets = pd.DataFrame([{"subset": "+".join(g for g in problem.groups if g in s),
+                             "r2m": f.f / f.total, "f": f.f, "total": f.total,
+                             "converged": f.converged, "singular": f.singular}
+                            for s, f in fits.items()])
+    mean = dict(info.get("mean_info") or {})
+    if mean and mean_fit is not None and "refs" in mean:
+        b = mean_fit[0]
+        labels = problem.unit_labels()
+        a_obs = problem.contrast_obs[labels].sum(axis=0) / problem.contrast_n[labels].sum()
+        mean.update(beta=b, M=float(a_obs @ b))
+    stats = problem.stats
+    n_obs = int(stats.n) if stats is not None else int(problem.rows.shape[0])
+    frame = info.get("frame")
+    n_clients = int(frame["client"].nunique()) if frame is not None and "client" in frame else 0
+    n_ther = int(frame["therapist"].nunique()) if frame is not None and "therapist" in frame else 0
+    return Decomposition(
+        table=table, components=comps, commonality=com,
+        references=pd.DataFrame(info["ref_rows"], columns=["factor", "column", "reference", "note"]),
+        subsets=subsets, view=view, formula=info["formula"], fit=fit, n_obs=n_obs,
+        n_clients=n_clients, n_therapists=n_ther, data_summary=info.get("data_summary"),
+        n_boot=n_boot, n_boot_failed=n_failed, ci=ci, seed=seed, notes=tuple(notes),
+        replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean)
+
+
+def components(fit_or_data, **kwargs) -> pd.DataFrame:
+    """Rights & Sterba components of a model (``decompose(..., n_boot=0).components``)."""
+    kwargs.setdefault("n_boot", 0)
+    return decompose(fit_or_data, **kwargs).components

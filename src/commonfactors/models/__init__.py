@@ -1,0 +1,14 @@
+"""Linear mixed models in lme4 notation, behind one interface.
+
+:func:`fit_mixed` takes an lme4-style formula and returns a :class:`MixedFit`; the engine
+(fast nested sufficient-statistics path or the statsmodels reference) is chosen behind it.
+Also the level-pure disaggregation of predictors (:func:`disaggregate`), lagged within-client
+predictors (:func:`lag_within`), the default model of each view (:mod:`.terms`) and the lagged
+alliance-outcome analysis (:func:`lagged_effects`).
+"""
+
+from .lagged import lagged_effects
+from .mixed import ConvergenceWarning, MixedFit, disaggregate, fit_mixed, lag_within
+
+__all__ = ["fit_mixed", "MixedFit", "ConvergenceWarning", "disaggregate", "lag_within",
+           "lagged_effects"]

@@ -1,0 +1,447 @@
+"""Linear mixed models for sessions in clients in therapists, behind one small interface.
+
+:func:`fit_mixed` takes an lme4-style formula and returns a :class:`MixedFit`. Two engines fit the
+same model: ``"fast"`` (the package's own profiled REML/ML on per-cluster sufficient statistics,
+see :mod:`commonfactors.models._nested`) and ``"statsmodels"`` (``statsmodels`` MixedLM, kept as a
+reference). :func:`disaggregate` and :func:`lag_within` build the predictors of METHODS.md
+section 2.
+
+Warnings about convergence and singular (boundary) fits are stored in ``MixedFit.warnings`` and
+also emitted as :class:`ConvergenceWarning` (a ``UserWarning`` subclass defined here, so a filter
+on it does not need statsmodels).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+import patsy
+
+from .._validation import check_columns, check_option
+from ..errors import ColumnError
+from . import _nested
+from ._design import _design, _fit_statsmodels
+
+__all__ = ["fit_mixed", "MixedFit", "disaggregate", "lag_within", "ConvergenceWarning"]
+
+Engine = Literal["auto", "fast", "statsmodels"]
+Missing = Literal["drop", "raise"]
+
+
+class ConvergenceWarning(UserWarning):
+    """A mixed model did not converge cleanly, or its fit is singular (on the boundary)."""
+
+
+class Groups(NamedTuple):
+    """Grouping columns of a fit: ``inner`` (e.g. client) and ``outer`` (e.g. therapist or None)."""
+
+    inner: str
+    outer: str | None
+
+
+# ---------------------------------------------------------------------------- result
+@dataclass(frozen=True, eq=False)
+class MixedFit:
+    """A fitted linear mixed model (both engines return this).
+
+    Attributes
+    ----------
+    fixed, std_errors : pandas.Series
+        Fixed effects and their standard errors (index: patsy column names, "Intercept").
+    fixed_cov : pandas.DataFrame
+        ``sigma^2 (X'V*^{-1}X)^{-1}`` (lme4's ``vcov``).
+    variance : pandas.DataFrame
+        Columns ``group, term1, term2, estimate``: variances (term1 == term2) and covariances of
+        each group's random effects, then a ``residual`` row.
+    residual_variance : float
+    random_cov : dict
+        Group name -> covariance matrix of its random effects (DataFrame).
+    theta : numpy.ndarray
+        Relative Cholesky factors as in lme4: lower triangle of ``L_inner`` then ``L_outer``, each
+        column-major (``T = sigma^2 L L'``).
+    loglik, deviance : float
+        REML or ML log-likelihood as lme4's ``logLik`` and ``-2 * loglik``.
+    converged, singular : bool
+        Clean convergence; a relative Cholesky diagonal below 1e-4 (lme4's ``isSingular``).
+    warnings : tuple of str
+        What happened during the fit (dropped rows, convergence, boundary, refits).
+    X, y, Z, ids, data, design_info
+        The design of the rows used (``Z``: group -> random-effect design columns).
+    """
+
+    formula: str
+    engine: str
+    reml: bool
+    fixed: pd.Series
+    fixed_cov: pd.DataFrame
+    std_errors: pd.Series
+    variance: pd.DataFrame
+    residual_variance: float
+    random_cov: dict
+    theta: np.ndarray
+    loglik: float
+    deviance: float
+    n_obs: int
+    n_dropped: int
+    n_groups: dict
+    groups: Groups
+    converged: bool
+    singular: bool
+    warnings: tuple
+    X: pd.DataFrame = field(repr=False)
+    y: pd.Series = field(repr=False)
+    Z: dict = field(repr=False)
+    ids: pd.DataFrame = field(repr=False)
+    data: pd.DataFrame = field(repr=False)
+    design_info: Any = field(repr=False)
+    stats: Any = field(repr=False, default=None)
+    core: Any = field(repr=False, default=None)
+    _z_info: dict = field(repr=False, default_factory=dict)
+
+    # ------------------------------------------------------------------ design and prediction
+    def design_matrix(self, newdata: pd.DataFrame) -> pd.DataFrame:
+        """The fixed-effects design of ``newdata`` (same coding as the fit, e.g. counterfactuals)."""
+        return patsy.dmatrix(self.design_info, newdata, return_type="dataframe", NA_action="raise")
+
+    def ranef(self, condvar: bool = False) -> dict:
+        """Conditional modes (BLUPs) per group; ``condvar=True`` adds ``<term>_se`` columns.
+
+        The conditional standard deviations are lme4's ``condVar`` (fixed effects treated as
+        known).
+        """
+        modes = _nested.conditional_modes(self.stats, self.core)
+        out = {}
+        for level, name in (("in", self.groups.inner), ("out", self.groups.outer)):
+            if name is None:
+                continue
+            terms = list(self.random_cov[name].columns)
+            labels = self.stats.inner_label if level == "in" else self.stats.outer_label
+            idx = pd.Index(self._levels[name][labels], name=name)
+            df = pd.DataFrame(modes[f"u_{level}"], index=idx, columns=terms)
+            if condvar:
+                se = np.sqrt(np.diagonal(modes[f"var_{level}"], axis1=1, axis2=2))
+                for j, t in enumerate(terms):
+                    df[f"{t}_se"] = se[:, j]
+            out[name] = df.sort_index()
+        return out
+
+    @property
+    def _levels(self) -> dict:
+        return {g: pd.Index(pd.unique(self.ids[g])) for g in self.ids.columns}
+
+    def predict(self, newdata: pd.DataFrame | None = None, *, random: bool = False) -> pd.Series:
+        """Fixed-part predictions; ``random=True`` adds the BLUPs of known groups (0 otherwise)."""
+        if newdata is None:
+            X, frame, index = self.X, self.data, self.X.index
+        else:
+            X, frame, index = self.design_matrix(newdata), newdata, newdata.index
+        pred = X.to_numpy() @ self.fixed.to_numpy()
+        if random:
+            re = self.ranef()
+            for g, info in self._z_info.items():
+                Zg = patsy.dmatrix(info, frame, return_type="dataframe", NA_action="raise")
+                u = re[g].reindex(pd.Index(frame[g].to_numpy())).fillna(0.0)
+                pred = pred + np.sum(Zg.to_numpy() * u.to_numpy(), axis=1)
+        return pd.Series(pred, index=index, name="predicted")
+
+    # ------------------------------------------------------------------ display
+    def summary(self) -> str:
+        """A text table of the fit."""
+        crit = "REML" if self.reml else "ML"
+        lines = [
+            f"Linear mixed model ({crit}, engine={self.engine})",
+            f"Formula: {self.formula}",
+            f"Observations: {self.n_obs} (dropped {self.n_dropped}); groups: "
+            + ", ".join(f"{g} {n}" for g, n in self.n_groups.items()),
+            f"logLik {self.loglik:.3f}   deviance {self.deviance:.3f}   converged {self.converged}"
+            f"   singular {self.singular}",
+            "",
+            "Fixed effects:",
+        ]
+        fx = pd.DataFrame({"estimate": self.fixed, "std_error": self.std_errors,
+                           "z": self.fixed / self.std_errors})
+        lines.append(fx.to_string(float_format=lambda v: f"{v:.4f}"))
+        lines += ["", "Variance components:",
+                  self.variance.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+        if self.warnings:
+            lines += ["", "Warnings:"] + [f"- {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        crit = "REML" if self.reml else "ML"
+        warn = "".join(f"<li>{w}</li>" for w in self.warnings)
+        fx = pd.DataFrame({"estimate": self.fixed, "std_error": self.std_errors})
+        return (
+            f"<p><b>Linear mixed model</b> ({crit}, engine={self.engine}): <code>{self.formula}"
+            f"</code><br>n = {self.n_obs} (dropped {self.n_dropped}); logLik {self.loglik:.3f}; "
+            f"converged {self.converged}; singular {self.singular}</p>"
+            + fx.to_html(float_format=lambda v: f"{v:.4f}")
+            + self.variance.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+            + (f"<ul>{warn}</ul>" if warn else "")
+        )
+
+
+# ---------------------------------------------------------------------------- fitting
+def fit_mixed(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    reml: bool = True,
+    engine: Engine = "auto",
+    missing: Missing = "drop",
+) -> MixedFit:
+    """Fit a linear mixed model with one or two nested grouping factors.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data, one row per observation (not modified).
+    formula : str
+        lme4 notation: fixed part as in R/patsy, random terms ``(1 | g)``, ``(1 + x | g)``,
+        ``(0 + x | g)``, ``(x | g)``; at most two grouping factors, nested (detected from the
+        data, ids unique across outer groups).
+    reml : bool
+        REML (default) or ML.
+    engine : {"auto", "fast", "statsmodels"}
+        ``"fast"`` (= ``"auto"``): profiled (RE)ML on per-cluster sufficient statistics;
+        ``"statsmodels"``: statsmodels MixedLM as a reference.
+    missing : {"drop", "raise"}
+        Drop rows with a missing value in a used column (counted in ``n_dropped``) or raise.
+
+    Returns
+    -------
+    MixedFit
+
+    Raises
+    ------
+    ColumnError
+        A column is missing or the outcome is not numeric; missing values with ``missing="raise"``.
+    ModelSpecError
+        Unsupported formula, collinear fixed predictors, too many random effects.
+    DataValidationError
+        Fewer than 2 groups, or crossed (non-nested) grouping factors.
+
+    Notes
+    -----
+    The fast engine minimises lme4's profiled deviance (Bates et al. 2015) computed from
+    per-cluster cross-products, so its cost after one pass over the rows does not depend on the
+    number of rows. A failed optimisation is never hidden: ``converged=False``, a warning string,
+    and a :class:`ConvergenceWarning`.
+
+    References
+    ----------
+    1. Bates, D., Maechler, M., Bolker, B. & Walker, S. (2015). Fitting linear mixed-effects
+       models using lme4. Journal of Statistical Software, 67(1), 1-48.
+    2. Seabold, S. & Perktold, J. (2010). statsmodels: Econometric and statistical modeling
+       with Python. Proceedings of the 9th Python in Science Conference.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(20), 5)
+    >>> df = pd.DataFrame({"g": g, "x": rng.normal(size=100)})
+    >>> df["y"] = 1 + 0.5 * df["x"] + rng.normal(size=20)[g] + rng.normal(size=100)
+    >>> fit = fit_mixed(df, "y ~ x + (1 | g)")
+    >>> round(float(fit.fixed["x"]), 2)
+    0.55
+    """
+    check_option("engine", engine, ("auto", "fast", "statsmodels"))
+    check_option("missing", missing, ("drop", "raise"))
+    check_option("reml", reml, (True, False))
+    if not isinstance(data, pd.DataFrame):
+        raise ColumnError(f"`data`: expecting a pandas DataFrame; got {type(data).__name__}.")
+    engine = "fast" if engine == "auto" else engine
+    env = patsy.EvalEnvironment.capture(1)
+    d = _design(data, formula, env, missing)
+    if engine == "fast":
+        stats = _nested.NestedStats.from_arrays(d["X"].to_numpy(), d["y"].to_numpy(), d["Zin"],
+                                                d["Zout"], d["codes_in"], d["codes_out"])
+        core = _nested.fit_nested(stats, reml=reml)
+        msgs = list(d["warnings"])
+        if not core.converged:
+            msgs.append(f"fast engine: {core.message}")
+        sm_warn: list[str] = []
+    else:
+        stats, core, msgs, sm_warn = _fit_statsmodels(d, reml)
+    return _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn)
+
+
+def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
+    X = d["X"]
+    names = list(X.columns)
+    fixed = pd.Series(core.beta, index=names, name="estimate")
+    fixed_cov = pd.DataFrame(core.vcov, index=names, columns=names)
+    se = pd.Series(np.sqrt(np.diag(core.vcov)), index=names, name="std_error")
+    random_cov, rows = {}, []
+    for g, T in ((d["inner"], core.T_in), (d["outer"], core.T_out)):
+        if g is None:
+            continue
+        terms = list(d["Z"][g].columns)
+        random_cov[g] = pd.DataFrame(T, index=terms, columns=terms)
+        r, c = _nested._tri_index(len(terms))
+        for a, b in sorted(zip(r, c, strict=True), key=lambda rc: rc[0] != rc[1]):
+            rows.append((g, terms[b], terms[a], float(T[a, b])))
+    rows.append(("residual", "", "", float(core.s2)))
+    variance = pd.DataFrame(rows, columns=["group", "term1", "term2", "estimate"])
+    msgs = list(msgs)
+    if core.singular:
+        msgs.append("boundary (singular) fit: a random-effect variance is estimated at 0 or a "
+                    "correlation at +-1; simplify the random part or interpret with care")
+    for w in msgs:
+        if not w.startswith("dropped "):
+            warnings.warn(w, ConvergenceWarning, stacklevel=3)
+    clean = d["clean"]
+    gcols = [g for g in (d["inner"], d["outer"]) if g]
+    return MixedFit(
+        formula=formula, engine=engine, reml=reml, fixed=fixed, fixed_cov=fixed_cov,
+        std_errors=se, variance=variance, residual_variance=float(core.s2), random_cov=random_cov,
+        theta=np.asarray(core.theta, dtype=float), loglik=float(core.loglik),
+        deviance=float(-2.0 * core.loglik), n_obs=int(len(clean)), n_dropped=d["n_dropped"],
+        n_groups={g: d["nlev"][g] for g in gcols}, groups=Groups(d["inner"], d["outer"]),
+        converged=bool(core.converged), singular=bool(core.singular),
+        warnings=tuple(msgs), X=X, y=d["y"], Z=d["Z"], ids=clean[gcols].copy(), data=clean,
+        design_info=X.design_info, stats=stats, core=core, _z_info=d["z_info"],
+    )
+
+
+# ---------------------------------------------------------------------------- helpers
+def _numeric(data: pd.DataFrame, columns: list[str]) -> None:
+    for c in columns:
+        if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
+            raise ColumnError(f"`columns`: column {c!r} must be numeric; got dtype {data[c].dtype}.")
+
+
+def disaggregate(
+    data: pd.DataFrame,
+    columns,
+    *,
+    client: str = "client",
+    therapist: str | None = "therapist",
+    suffixes: tuple[str, str, str] = ("_w", "_c", "_t"),
+) -> pd.DataFrame:
+    """Split predictors into within-client, between-client and between-therapist parts.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data (not modified).
+    columns : str or list of str
+        Numeric predictors to split.
+    client, therapist : str
+        Grouping columns; ``therapist=None`` gives a two-level split.
+    suffixes : tuple of str
+        Suffixes of the within-client, between-client and between-therapist parts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``data`` with ``x_w = x - mean_client(x)``, ``x_c = mean_client(x) -
+        mean_therapist(x)`` and ``x_t = mean_therapist(x) - mean(x)`` for each column ``x``
+        (without a therapist: ``x_c = mean_client(x) - mean(x)``).
+
+    Notes
+    -----
+    All means are row-weighted over the rows where ``x`` is present (missing ``x`` stays
+    missing in every part), so the parts are exactly orthogonal over those rows and sum to
+    ``x - mean(x)``. A part with no variation (e.g. ``x_w`` of a client-level variable) is still
+    returned, as zeros; leave it out of the model formula (it would be collinear with the
+    intercept). The grand mean is removed from the top part so that every part has mean 0.
+
+    References
+    ----------
+    1. Baldwin, S. A., Wampold, B. E. & Imel, Z. E. (2007). Untangling the alliance-outcome
+       correlation. Journal of Consulting and Clinical Psychology, 75(6), 842-852.
+    2. Rights, J. D. & Sterba, S. K. (2019). Quantifying explained variance in multilevel
+       models. Psychological Methods, 24(3), 309-338.
+    """
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    groups = [client] + ([therapist] if therapist is not None else [])
+    check_columns(data, columns + groups, param="data")
+    _numeric(data, columns)
+    if len(suffixes) != 3:
+        raise ColumnError(f"`suffixes`: expecting 3 strings; got {suffixes!r}.")
+    out = data.copy()
+    sw, sc, st = suffixes
+    for x in columns:
+        v = out[x].astype(float)
+        mc = v.groupby(out[client], sort=False).transform("mean")
+        grand = v.mean()
+        out[x + sw] = v - mc
+        if therapist is None:
+            out[x + sc] = mc - grand
+        else:
+            mt = v.groupby(out[therapist], sort=False).transform("mean")
+            out[x + sc] = mc - mt
+            out[x + st] = mt - grand
+    return out
+
+
+def lag_within(
+    data: pd.DataFrame,
+    column: str,
+    *,
+    outcome: str = "outcome",
+    client: str = "client",
+    session: str = "session",
+    reverse: bool = False,
+) -> pd.DataFrame:
+    """Lagged within-client predictor (and lagged outcome) for cross-lagged session models.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long data (not modified).
+    column : str
+        Session-level predictor, e.g. ``"alliance"``.
+    outcome, client, session : str
+        Column names.
+    reverse : bool
+        Also add ``{outcome}_change_lag1`` = outcome at the previous session minus the client's
+        first outcome, so that ``alliance ~ outcome_change_lag1 + ...`` tests the reverse path
+        (earlier improvement predicting later alliance).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy (original row order) with ``{column}_w`` (within-client centred), ``{column}_w_lag1``
+        (its value at the client's previous observed session), ``{outcome}_lag1`` and, with
+        ``reverse``, ``{outcome}_change_lag1``; NaN at each client's first session.
+
+    Notes
+    -----
+    "Previous" means the previous row of the same client in session order, whatever the gap.
+    Within-client centring uses the client's mean over all its sessions (Falkenstrom et al. 2013;
+    Wang & Maxwell 2015 discuss the small bias this implies for short series).
+
+    References
+    ----------
+    1. Falkenstrom, F., Granstrom, F. & Holmqvist, R. (2013). Therapeutic alliance predicts
+       symptomatic improvement session by session. Journal of Counseling Psychology, 60(3),
+       317-328.
+    2. Falkenstrom, F., Finkel, S., Sandell, R., Rubel, J. A. & Holmqvist, R. (2017). Dynamic
+       models of individual change in psychotherapy process research. Journal of Consulting and
+       Clinical Psychology, 85(6), 537-549.
+    """
+    check_columns(data, [column, outcome, client, session], param="data")
+    _numeric(data, [column, outcome])
+    out = data.copy()
+    order = out.sort_values([client, session], kind="stable").index
+    s = out.loc[order]
+    by = s[client]
+    xw = s[column] - s[column].groupby(by, sort=False).transform("mean")
+    s = s.assign(**{f"{column}_w": xw})
+    s[f"{column}_w_lag1"] = xw.groupby(by, sort=False).shift(1)
+    ylag = s[outcome].groupby(by, sort=False).shift(1)
+    s[f"{outcome}_lag1"] = ylag
+    if reverse:
+        first = s[outcome].groupby(by, sort=False).transform("first")
+        s[f"{outcome}_change_lag1"] = ylag - first
+    return s.loc[out.index]
