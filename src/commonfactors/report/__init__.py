@@ -1,0 +1,5 @@
+"""The main job: session data in, one self-contained HTML report out."""
+
+from .run import REPORT_FILE, run_report, write_report
+
+__all__ = ["run_report", "write_report", "REPORT_FILE"]
