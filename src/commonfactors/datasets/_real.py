@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataValidationError
+from ._metapsy import METAPSY
 
 # --------------------------------------------------------------------------------------------
 # small checks
@@ -445,6 +446,15 @@ REAL: dict[str, dict[str, Any]] = {
 }
 
 
+REAL["metapsy_depression"] = METAPSY
+
+# real datasets stored as files in data/real/: name -> (file, command that rebuilds it)
+FILES = {
+    "lopez2019": ("lopez2019.csv", "Rscript tools/convert_lopez2019.R"),
+    "metapsy_depression": ("metapsy_depression.csv", "python tools/convert_metapsy.py"),
+}
+
+
 def metadata(name: str, report: dict[str, Any]) -> dict[str, Any]:
     """The ``attrs["commonfactors"]`` dict of a real dataset (a fresh, independent dict)."""
     spec = REAL[name]
@@ -454,7 +464,7 @@ def metadata(name: str, report: dict[str, Any]) -> dict[str, Any]:
     for k in keys:
         if k in spec:
             meta[k] = spec[k]
-    if spec.get("higher_is_better") and name != "lopez2019":
+    if spec.get("higher_is_better") and name not in FILES:
         meta["outcome_transform"] = (
             "outcome = -outcome_raw (higher_is_better=True: sign flipped so higher = worse)"
         )
