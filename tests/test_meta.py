@@ -317,3 +317,49 @@ def test_design_based_errors():
         design_based_shares(arms.assign(d=-arms["d"]), var_col="v", n_boot=0, **kw)
     with pytest.raises(ConfigError, match=r"`n_boot`: expecting an integer >= 0"):
         design_based_shares(arms, var_col="v", n_boot=-1, **kw)
+
+
+# --- one outcome per study ------------------------------------------------------------------
+
+
+def _multi_outcome_arms():
+    return pd.DataFrame({
+        "study": ["a", "a", "a", "a", "b", "b", "b", "c", "c", "c"],
+        "instrument": ["bdi", "bdi", "hdrs", "hdrs", "phq", "cesd", "cesd", "x", "y", "y"],
+        "rank": [3, 3, 0, 0, 5, 5, 5, 9, 9, 9],
+        "change": np.arange(10, dtype=float),
+    })
+
+
+def test_one_outcome_per_study_picks_by_priority_then_coverage_then_name():
+    from commonfactors.meta import one_outcome_per_study
+
+    arms = _multi_outcome_arms()
+    before = arms.copy()
+    kw = dict(study_col="study", outcome_col="instrument", priority_col="rank")
+    out = one_outcome_per_study(arms, **kw)
+    pd.testing.assert_frame_equal(arms, before)  # the caller's frame is not modified
+    # a: hdrs (rank 0); b: cesd (tie on rank, more arms); c: y (tie, more arms)
+    assert out["instrument"].tolist() == ["hdrs", "hdrs", "cesd", "cesd", "y", "y"]
+    assert out.index.tolist() == [2, 3, 5, 6, 8, 9]  # input rows, input order
+    # every study keeps exactly one outcome, whatever the row order
+    shuffled = arms.sample(frac=1.0, random_state=3)
+    again = one_outcome_per_study(shuffled, **kw)
+    assert sorted(again.index) == sorted(out.index)
+    assert (again.groupby("study")["instrument"].nunique() == 1).all()
+    # a full tie falls back to alphabetical order
+    tie = pd.DataFrame({"study": ["s", "s"], "instrument": ["zung", "bdi"], "rank": [1, 1]})
+    assert one_outcome_per_study(tie, **kw)["instrument"].tolist() == ["bdi"]
+
+
+def test_one_outcome_per_study_errors():
+    from commonfactors.meta import one_outcome_per_study
+
+    arms = _multi_outcome_arms()
+    kw = dict(study_col="study", outcome_col="instrument", priority_col="rank")
+    with pytest.raises(ColumnError, match="rank_x"):
+        one_outcome_per_study(arms, **{**kw, "priority_col": "rank_x"})
+    with pytest.raises(DataValidationError, match="missing 'study'"):
+        one_outcome_per_study(arms.assign(study=[None] + ["a"] * 9), **kw)
+    with pytest.raises(DataValidationError, match="expecting numbers in 'rank'"):
+        one_outcome_per_study(arms.assign(rank="1"), **kw)
