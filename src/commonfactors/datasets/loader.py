@@ -220,7 +220,8 @@ def list_datasets() -> pd.DataFrame:
         One row per dataset: ``name``, ``kind`` (real/synthetic), ``description``, ``n_rows``
         (rows of the canonical frame; missing for a synthetic preset not generated yet),
         ``source``, ``licence``, ``factors`` (the factor groups it can speak to, comma
-        separated) and ``cannot_estimate`` (factors and estimands it cannot speak to).
+        separated), ``cannot_estimate`` (factors and estimands it cannot speak to) and
+        ``citation`` (what to cite when you use it).
 
     Examples
     --------
@@ -251,6 +252,7 @@ def list_datasets() -> pd.DataFrame:
                 "licence": meta["licence"],
                 "factors": ", ".join(meta["factors"]),
                 "cannot_estimate": ", ".join(meta["cannot_estimate"]),
+                "citation": meta["citation"],
             }
         )
     out = pd.DataFrame(rows)
