@@ -237,13 +237,14 @@ METAPSY: dict[str, Any] = {
             "data; only shares of mean improvement are estimable"
         ),
         "causal arm contrasts across trials": (
-            "natural-course, supportive and bona fide arms mostly come from different trials "
-            "with different patients, measures and years; only within-trial contrasts are "
-            "randomised"
+            "waitlist arms and supportive-counselling arms come from different trials (3 of "
+            "the 11 trials with a usable supportive arm also have a waitlist), with different "
+            "patients, instruments and years; only contrasts within a trial are randomised"
         ),
-        "placebo vs therapy within trial": (
-            "the database compares therapies with control conditions only; trials of "
-            "supportive counselling against another psychotherapy are not in it"
+        "supportive counselling vs therapy without a control arm": (
+            "the database holds comparisons with control conditions only: supportive "
+            "counselling meets a bona fide therapy only in multi-arm trials that compared "
+            "both with a control (9 trials); head-to-head trials are not in it"
         ),
     },
     "source": (

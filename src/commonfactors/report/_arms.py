@@ -181,9 +181,11 @@ def arm_section(i: int, anchor: str, res: ArmLevelResult) -> str:
     parts.append("<h3>What this dataset cannot estimate</h3>")
     parts.append(H.box("warn", "Not estimable from these data",
                        [f"{k}: {v}" for k, v in res.cannot_estimate.items()]))
-    parts.append("<p>Natural-course, supportive and bona fide arms mostly come from different "
-                 "trials, whose patients, instruments and years differ; the shares are ratios "
-                 "of the improvement seen in each kind of arm, not causal effects.</p>")
+    parts.append("<p>Waitlist arms and supportive-counselling arms come from different trials, "
+                 "whose patients, instruments and years differ: the natural-course and "
+                 "non-specific shares are ratios of the improvement seen in each kind of arm, "
+                 "not causal effects. The specific share rests mostly on multi-arm trials that "
+                 "randomised to both supportive counselling and a bona fide therapy.</p>")
     parts.append("<h3>Source, licence and citation</h3>")
     parts.append(H.box("info", "Data", [f"Source: {res.source}", f"Licence: {res.licence}",
                                          f"Cite: {res.citation}"]))
