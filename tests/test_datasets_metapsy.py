@@ -90,6 +90,7 @@ def test_schema_counts_and_codes():
     assert "attribution" in meta["licence"]
     assert "zenodo.7254845" in meta["citation"]
     assert "causal arm contrasts across trials" in meta["cannot_estimate"]
+    assert "share_mean_improvement (design-based)" in meta["can_estimate"]
     raw = cf.load_dataset("metapsy_depression", view="raw")
     pd.testing.assert_frame_equal(raw, pd.read_csv(CSV, dtype={"ba": str, "metapsy_id": str},
                                                    keep_default_na=False, na_values=[""]),

@@ -225,6 +225,15 @@ METAPSY: dict[str, Any] = {
     # comparison-level indicators: a bona fide therapy (vs supportive counselling) in arm 1
     # stands for technique, a waitlist control in arm 2 for the natural course
     "factors": {"technique": ["bona_fide_arm1"], "extra_therapeutic": ["waitlist_arm2"]},
+    "can_estimate": {
+        "share_mean_improvement (design-based)": (
+            "arm ratios of within-arm standardized pre-post change: natural course = waitlist "
+            "arms, non-specific = supportive-counselling arms, specific = bona fide therapy "
+            "arms (view='arms', cf.design_based_shares)"
+        ),
+        "pre_post_d": "mean within-arm change of each arm type (e.g. the waitlist's natural course)",
+        "g": "comparison-level effect sizes of therapy vs control (Hedges' g, metapsyTools)",
+    },
     "cannot_estimate": {
         "relationship": (
             "no alliance measure; supportive-counselling arms carry relationship and "

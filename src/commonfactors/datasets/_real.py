@@ -459,7 +459,7 @@ def metadata(name: str, report: dict[str, Any]) -> dict[str, Any]:
     """The ``attrs["commonfactors"]`` dict of a real dataset (a fresh, independent dict)."""
     spec = REAL[name]
     keys = ("description", "factors", "cannot_estimate", "source", "licence", "citation",
-            "outcome", "higher_is_better", "notes", "design")  # fmt: skip
+            "outcome", "higher_is_better", "notes", "design", "can_estimate")  # fmt: skip
     meta: dict[str, Any] = {"name": name, "kind": "real"}
     for k in keys:
         if k in spec:

