@@ -20,11 +20,11 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import check_int, check_option
+from ..errors import CommonFactorsError, FactorGroupError
 from . import _arms as A
 from . import _html as H
 from ._sections import dataset_section, toc_entry
-from .._validation import check_int, check_option
-from ..errors import CommonFactorsError, FactorGroupError
 
 __all__ = ["run_report", "write_report", "REPORT_FILE"]
 
