@@ -164,3 +164,17 @@ def test_builder_refuses_unknown_labels_and_missing_columns():
     before = raw.copy()
     mp.build_metapsy_depression(raw)
     pd.testing.assert_frame_equal(raw, before)
+
+
+def test_arm_builder_leaves_its_input_alone_and_ignores_row_order():
+    comp = cf.load_dataset("metapsy_depression")
+    before = comp.copy()
+    arms, _ = mp.metapsy_arms(comp)
+    pd.testing.assert_frame_equal(comp, before)
+    shuffled, _ = mp.metapsy_arms(comp.sample(frac=1.0, random_state=5))
+    key = ["study", "instrument", "role", "arm", "pre_mean", "pre_sd", "post_mean",
+           "mean_change", "n"]
+    pd.testing.assert_frame_equal(
+        arms.drop(columns="comparisons").sort_values(key).reset_index(drop=True),
+        shuffled.drop(columns="comparisons").sort_values(key).reset_index(drop=True),
+    )

@@ -152,7 +152,10 @@ def metapsy_arms(comparisons: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any
     long = long.loc[usable].copy()
 
     # an arm is identified by the numbers its change is computed from (one trial, Burns 2013,
-    # repeats its therapy arm with post-test SDs 4.2 and 4.3; the first row's SD is kept)
+    # repeats its therapy arm with post-test SDs 4.2 and 4.3; the SD of its first comparison is
+    # kept). Rows are put in comparison order first, so the result does not depend on the
+    # order of the input rows.
+    long = long.sort_values(["comparison", "role"], kind="mergesort")
     key = ["study", "role", "condition", "multi_arm", "instrument", "pre_mean", "pre_sd",
            "post_mean", "mean_change", "n"]  # fmt: skip
     grouped = long.groupby(key, dropna=False, sort=False)
