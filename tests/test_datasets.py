@@ -17,7 +17,7 @@ from commonfactors._validation import check_factor_groups
 from commonfactors.datasets import _real as real
 from commonfactors.errors import CommonFactorsError, DataValidationError
 
-REAL = ["beat_the_blues", "anorexia", "headache", "lopez2019"]
+REAL = ["beat_the_blues", "anorexia", "headache", "lopez2019", "metapsy_depression"]
 LONG_REAL = ["beat_the_blues", "anorexia", "headache"]
 REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = ["cog", "ba", "psed", "home", "prob", "soc", "relax", "goal", "final", "mind", "act"]
@@ -357,11 +357,14 @@ def test_data_dir_env_and_default(monkeypatch, tmp_path):
 def test_list_datasets_catalogue():
     cat = cf.list_datasets()
     assert list(cat.columns) == ["name", "kind", "description", "n_rows", "source", "licence",
-                                 "factors", "cannot_estimate"]  # fmt: skip
+                                 "factors", "cannot_estimate", "citation"]  # fmt: skip
     realcat = cat[cat["kind"] == "real"].set_index("name")
     assert realcat.index.tolist() == REAL
-    assert realcat["n_rows"].tolist() == [380, 144, 196, 172]
+    assert realcat["n_rows"].tolist() == [380, 144, 196, 172, 900]
     assert "relationship" in realcat.loc["beat_the_blues", "cannot_estimate"]
     assert realcat.loc["beat_the_blues", "factors"] == "technique, extra_therapeutic"
     assert "GPL" in realcat.loc["lopez2019", "licence"]
+    assert "ODC-By 1.0" in realcat.loc["metapsy_depression", "licence"]
+    assert "doi.org/10.5281/zenodo.7254845" in realcat.loc["metapsy_depression", "citation"]
+    assert realcat["citation"].str.len().gt(20).all()
     assert set(cat["kind"]) <= {"real", "synthetic"}

@@ -317,3 +317,83 @@ def test_design_based_errors():
         design_based_shares(arms.assign(d=-arms["d"]), var_col="v", n_boot=0, **kw)
     with pytest.raises(ConfigError, match=r"`n_boot`: expecting an integer >= 0"):
         design_based_shares(arms, var_col="v", n_boot=-1, **kw)
+
+
+# --- one outcome per study ------------------------------------------------------------------
+
+
+def _multi_outcome_arms():
+    return pd.DataFrame({
+        "study": ["a", "a", "a", "a", "b", "b", "b", "c", "c", "c"],
+        "instrument": ["bdi", "bdi", "hdrs", "hdrs", "phq", "cesd", "cesd", "x", "y", "y"],
+        "rank": [3, 3, 0, 0, 5, 5, 5, 9, 9, 9],
+        "change": np.arange(10, dtype=float),
+    })
+
+
+def test_one_outcome_per_study_picks_by_priority_then_coverage_then_name():
+    from commonfactors.meta import one_outcome_per_study
+
+    arms = _multi_outcome_arms()
+    before = arms.copy()
+    kw = dict(study_col="study", outcome_col="instrument", priority_col="rank")
+    out = one_outcome_per_study(arms, **kw)
+    pd.testing.assert_frame_equal(arms, before)  # the caller's frame is not modified
+    # a: hdrs (rank 0); b: cesd (tie on rank, more arms); c: y (tie, more arms)
+    assert out["instrument"].tolist() == ["hdrs", "hdrs", "cesd", "cesd", "y", "y"]
+    assert out.index.tolist() == [2, 3, 5, 6, 8, 9]  # input rows, input order
+    # every study keeps exactly one outcome, whatever the row order
+    shuffled = arms.sample(frac=1.0, random_state=3)
+    again = one_outcome_per_study(shuffled, **kw)
+    assert sorted(again.index) == sorted(out.index)
+    assert (again.groupby("study")["instrument"].nunique() == 1).all()
+    # a full tie falls back to alphabetical order
+    tie = pd.DataFrame({"study": ["s", "s"], "instrument": ["zung", "bdi"], "rank": [1, 1]})
+    assert one_outcome_per_study(tie, **kw)["instrument"].tolist() == ["bdi"]
+
+
+def test_one_outcome_per_study_errors():
+    from commonfactors.meta import one_outcome_per_study
+
+    arms = _multi_outcome_arms()
+    kw = dict(study_col="study", outcome_col="instrument", priority_col="rank")
+    with pytest.raises(ColumnError, match="rank_x"):
+        one_outcome_per_study(arms, **{**kw, "priority_col": "rank_x"})
+    with pytest.raises(DataValidationError, match="missing 'study'"):
+        one_outcome_per_study(arms.assign(study=[None] + ["a"] * 9), **kw)
+    with pytest.raises(DataValidationError, match="expecting numbers in 'rank'"):
+        one_outcome_per_study(arms.assign(rank="1"), **kw)
+
+
+# --- the Metapsy main analysis against metafor ------------------------------------------------
+
+
+@pytest.mark.r_reference
+def test_metapsy_main_analysis_matches_metafor():
+    """661 arms of 411 trials (make_metapsy_arms.py), trial and arm random effects."""
+    import importlib.util
+
+    arms = pd.read_csv(REF / "metapsy_arms.csv")
+    # the golden's input is what the shipped dataset gives today (15+ significant digits)
+    spec = importlib.util.spec_from_file_location("make_metapsy_arms",
+                                                  REF / "make_metapsy_arms.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    now = mod.metapsy_arms()
+    assert now[["study", "arm_type"]].equals(arms[["study", "arm_type"]])
+    np.testing.assert_allclose(now[["n", "change", "v"]], arms[["n", "change", "v"]],
+                               rtol=1e-15)
+    g = golden("metapsy_main")
+    X = pd.DataFrame({"natural_course": (arms["arm_type"] == "natural_course").astype(float),
+                      "placebo": (arms["arm_type"] == "nonspecific").astype(float),
+                      "active": (arms["arm_type"] == "active").astype(float)})
+    # rma.mv(change, v, mods = ~ 0 + type, random = ~ 1 | study/arm_id, data = mp)
+    fit = random_effects_metareg(arms["change"], arms["v"], X, arms["study"], arm_level=True)
+    # both optimisers reach the same interior REML optimum (observed agreement ~1e-9)
+    _check(fit, g, ["natural_course", "placebo", "active"], rel=1e-6)
+    assert fit.tau2 == pytest.approx(g["var1"], rel=1e-6)
+    assert fit.sigma2 == pytest.approx(g["var2"], rel=1e-6)
+    out = design_based_shares(arms, arm_col="arm_type", change_col="change",
+                              study_col="study", var_col="v", arm_level=True, n_boot=0)
+    for rec in out.to_dict("records"):
+        assert rec["estimate"] == pytest.approx(g[f"share_{rec['factor']}"], rel=1e-6)

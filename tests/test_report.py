@@ -295,3 +295,40 @@ def test_report_loads_in_headless_chromium(user_run, tmp_path):
         assert im.size == (1200, 3000)
         pixels = np.asarray(im.convert("L"))
     assert (pixels < 128).mean() > 0.005  # text was drawn, not a blank page
+
+
+# ------------------------------------------------------------------------------------------
+# arm-level data: the design-based section (Metapsy)
+# ------------------------------------------------------------------------------------------
+def test_bundled_run_includes_the_metapsy_design_based_section(bundled_run):
+    from commonfactors.meta import design_based_shares, one_outcome_per_study
+
+    html = bundled_run["html"]
+    assert html.count('<section class="armlevel"') == 1
+    sec = html[html.index('<section class="armlevel"'):]
+    sec = sec[:sec.index("</section>") + len("</section>")]
+    assert "metapsy_depression" in sec
+    for heading in ("Design-based shares of mean improvement", "Sensitivity analyses",
+                    "What this dataset cannot estimate", "Source, licence and citation"):
+        assert f"<h3>{heading}</h3>" in sec
+    assert "ODC-By 1.0" in sec and "zenodo.7254845" in sec
+    assert "causal arm contrasts across trials" in sec
+    # the shares printed are those of design_based_shares on the same arms (point estimates
+    # are deterministic: exact equality of the full-precision data attributes)
+    arms = cf.load_dataset("metapsy_depression", view="arms")
+    arms = one_outcome_per_study(arms, study_col="study", outcome_col="instrument",
+                                 priority_col="outcome_priority")
+    ref = design_based_shares(arms, arm_col="arm_type", change_col="change", study_col="study",
+                              n_col="n", arm_level=True, n_boot=0,
+                              mapping={"usual_care": None, "other_control": None})
+    cells = _cells(_table(sec, "design_shares")).set_index("factor")
+    for row in ref.to_dict("records"):
+        assert cells.loc[row["factor"], "estimate"] == row["estimate"]
+    sens = _table(sec, "design_sensitivity")
+    for label in ("care as usual as natural course", "self-report instruments only",
+                  "clinician-rated instruments only", "published up to 2011",
+                  "pre-post correlation r = 0.3"):
+        assert label in sens
+    assert "cuijpers_2012" in _table(sec, "design_claims")
+    # the table of contents links to it
+    assert 'href="#ds-' in html and "(arm-level data: design-based shares)" in html

@@ -57,6 +57,18 @@ for (spec in list(list("arms_study", ~ 1 | study), list("arms_study_arm", ~ 1 | 
                                          value = as.numeric(s))
 }
 
+## 4. Metapsy depression arms (metapsy_arms.csv, from make_metapsy_arms.py): the main
+##    design-based analysis of notebook 11, trial and arm random effects
+mp <- read.csv(file.path(here, "metapsy_arms.csv"), encoding = "UTF-8")
+mp$type <- factor(mp$arm_type, levels = c("natural_course", "nonspecific", "active"))
+mp$arm_id <- seq_len(nrow(mp))
+# rma.mv(change, v, mods = ~ 0 + type, random = ~ 1 | study/arm_id, data = mp)
+fit <- rma.mv(change, v, mods = ~ 0 + type, random = ~ 1 | study/arm_id, data = mp)
+add("metapsy_main", fit, names = c("natural_course", "placebo", "active"))
+s <- shares(fit)
+rows[[length(rows) + 1]] <- data.frame(model = "metapsy_main", quantity = paste0("share_", names(s)),
+                                       value = as.numeric(s))
+
 out <- do.call(rbind, rows)
 out$metafor <- as.character(packageVersion("metafor"))
 write.csv(out, file.path(here, "golden_meta.csv"), row.names = FALSE)

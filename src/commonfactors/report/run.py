@@ -20,10 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import _html as H
-from ._sections import dataset_section, toc_entry
 from .._validation import check_int, check_option
 from ..errors import CommonFactorsError, FactorGroupError
+from . import _arms as A
+from . import _html as H
+from ._sections import dataset_section, toc_entry
 
 __all__ = ["run_report", "write_report", "REPORT_FILE"]
 
@@ -54,7 +55,10 @@ def run_report(
     ----------
     data : str, path, DataFrame or None, default None
         ``None``: every bundled synthetic dataset (``data/synthetic/<preset>.csv``), one
-        section each, with the simulator's truth beside every estimate. Otherwise a session
+        section each, with the simulator's truth beside every estimate, followed by the
+        arm-level Metapsy database (``load_dataset("metapsy_depression")``) with its
+        design-based shares of mean improvement, their sensitivity analyses and what the
+        dataset cannot estimate. Otherwise a session
         file (CSV, Parquet, SPSS, Stata) or a long DataFrame, read with
         :func:`commonfactors.read_sessions` (canonical columns ``therapist, client, session,
         outcome``).
@@ -126,6 +130,8 @@ def run_report(
     for job in tqdm(jobs, desc="datasets", unit="dataset", disable=not show or len(jobs) < 2):
         results.append(_analyse(job, view=view, n_boot=n_boot, seed=seed, progress=show,
                                 keep_going=bundled))
+    if bundled:
+        results.append(_analyse_arm_level(n_boot=n_boot, seed=seed))
 
     smoke = " (smoke mode: the CI environment variable is set)" if "CI" in os.environ else ""
     header = [
@@ -148,7 +154,9 @@ def write_report(
     Parameters
     ----------
     results : sequence of (title, Decomposition, extras)
-        One section per item. ``extras`` (a dict, or None) may hold: ``data`` (the long
+        One section per item. An item may instead hold the design-based result of arm-level
+        data (from :func:`commonfactors.report._arms.analyse_metapsy`), rendered as a
+        design-based section. ``extras`` (a dict, or None) may hold: ``data`` (the long
         session frame: trajectories and the data summary when the decomposition has none),
         ``truth`` (DataFrame ``factor, estimand, value``: population values shown beside the
         estimates), ``factors`` (``{group: [columns]}``), ``source`` (where the data came
@@ -194,6 +202,11 @@ def write_report(
             )
         name, res = str(item[0]), item[1]
         extras = dict(item[2]) if len(item) == 3 and item[2] is not None else {}
+        if A.is_arm_level(res):
+            anchor = f"ds-{i}"
+            sections.append(A.arm_section(i, anchor, res))
+            toc.append(A.toc_entry(anchor, name))
+            continue
         if res is None and not extras.get("error"):
             raise CommonFactorsError(
                 f"`results[{i - 1}]`: the decomposition is None but extras has no 'error'; "
@@ -358,6 +371,20 @@ def _analyse(job: dict[str, Any], *, view: str, n_boot: int, seed: int | None, p
     _pass_on(caught)
     extras["warnings"] += _dedupe(str(w.message) for w in caught)
     return job["title"], res, extras
+
+
+def _analyse_arm_level(*, n_boot: int, seed: int | None) -> tuple[str, Any, dict[str, Any] | None]:
+    """Design-based shares of the bundled arm-level data (Metapsy); a failure becomes a note."""
+    title = "metapsy_depression (arm-level, design-based)"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res: Any = A.analyse_metapsy(n_boot=n_boot, seed=seed)
+            extras = None
+        except CommonFactorsError as exc:
+            res, extras = None, {"error": f"{type(exc).__name__}: {exc}"}
+    _pass_on(caught)
+    return title, res, extras
 
 
 def _dedupe(messages) -> list[str]:
