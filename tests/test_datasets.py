@@ -18,6 +18,7 @@ from commonfactors.datasets import _real as real
 from commonfactors.errors import CommonFactorsError, DataValidationError
 
 REAL = ["beat_the_blues", "anorexia", "headache", "lopez2019", "metapsy_depression"]
+# (no alliance measure in these; implement, which measures it, is tested in tests/test_implement.py)
 LONG_REAL = ["beat_the_blues", "anorexia", "headache"]
 REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = ["cog", "ba", "psed", "home", "prob", "soc", "relax", "goal", "final", "mind", "act"]
@@ -359,8 +360,9 @@ def test_list_datasets_catalogue():
     assert list(cat.columns) == ["name", "kind", "description", "n_rows", "source", "licence",
                                  "factors", "cannot_estimate", "citation"]  # fmt: skip
     realcat = cat[cat["kind"] == "real"].set_index("name")
-    assert realcat.index.tolist() == REAL
-    assert realcat["n_rows"].tolist() == [380, 144, 196, 172, 900]
+    assert realcat.index.tolist() == [*REAL, "implement"]
+    assert realcat["n_rows"].tolist() == [380, 144, 196, 172, 900, 855]
+    assert realcat["citation"].str.len().gt(50).all()
     assert "relationship" in realcat.loc["beat_the_blues", "cannot_estimate"]
     assert realcat.loc["beat_the_blues", "factors"] == "technique, extra_therapeutic"
     assert "GPL" in realcat.loc["lopez2019", "licence"]

@@ -175,12 +175,34 @@ def test_bundled_run_has_one_section_per_synthetic_dataset(bundled_run):
     assert len(names) >= 4
     html = bundled_run["html"]
     sections = _sections(html)
-    assert len(sections) == len(names)
-    for i, (name, sec) in enumerate(zip(names, sections, strict=True), start=1):
+    titles = [*names, "implement (real data)"]
+    assert len(sections) == len(titles)
+    for i, (name, sec) in enumerate(zip(titles, sections, strict=True), start=1):
         assert f"<h2>{i}. {name}</h2>" in sec
         assert "analysis failed" not in sec
         for heading in SECTION_HEADINGS:
             assert f"<h3>{heading}</h3>" in sec
+        # only the real dataset has a provenance block and a list of what it cannot estimate
+        assert ("What this dataset cannot estimate" in sec) == name.startswith("implement")
+
+
+def test_bundled_run_reports_implement_with_provenance_and_limits(bundled_run):
+    sec = next(s for s in _sections(bundled_run["html"]) if "implement (real data)</h2>" in s)
+    meta = cf.load_dataset("implement").attrs["commonfactors"]
+    cannot = sec[sec.index("What this dataset cannot estimate"):]
+    for key in meta["cannot_estimate"]:
+        assert f"<b>{key}</b>" in cannot
+    assert "MIT" in sec and "EBioMedicine" in sec and meta["sha256"] in sec
+    assert "analysed in the growth view" in sec
+    assert "alliance_time" in sec  # the growth model's formula, whatever the report's view
+    # the section's numbers are decompose's on the same data and settings
+    res = cf.decompose(cf.load_dataset("implement"), factors=meta["factors"], view="growth",
+                       n_boot=0)
+    want = res.table.set_index(["factor", "estimand"])["estimate"]
+    cells = _cells(_table(sec, "shares")).set_index(["factor", "estimand"])
+    key = ("relationship", "share_total_variance")
+    # same data, formula and optimiser: equal up to the optimiser's reproducibility
+    assert cells.loc[key, "estimate"] == pytest.approx(want.loc[key], abs=1e-9)
 
 
 def test_bundled_run_shows_the_truth_beside_estimates(bundled_run):

