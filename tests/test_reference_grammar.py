@@ -46,16 +46,18 @@ def test_fits_converged_cleanly():
 @pytest.mark.parametrize(("a", "b"), [("pastes_nested", "pastes_expanded"),
                                       ("sleepstudy_uncorrelated", "sleepstudy_split")])
 def test_two_spellings_one_model(a, b):
-    # lme4 expands `/` and `||` into exactly these terms: the same deviance function
+    # lme4 expands `/` and `||` into exactly these terms: the same deviance function, but the
+    # terms come in another order, so the optimiser takes another path (grammar_fit.csv:
+    # lme4's optimisers agree to 3.5e-7 on these variances)
     fx = _read("grammar_fixed.csv").set_index("case")
-    np.testing.assert_allclose(fx.loc[a, "estimate"], fx.loc[b, "estimate"], rtol=1e-10)
+    np.testing.assert_allclose(fx.loc[a, "estimate"], fx.loc[b, "estimate"], rtol=1e-8)
     np.testing.assert_allclose(fx.loc[a, "df_satterthwaite"], fx.loc[b, "df_satterthwaite"],
                                rtol=1e-6)
     fit = _read("grammar_fit.csv").set_index("case")
-    assert fit.loc[a, "loglik"] == pytest.approx(fit.loc[b, "loglik"], abs=1e-9)
+    assert fit.loc[a, "loglik"] == pytest.approx(fit.loc[b, "loglik"], abs=1e-9)  # flat optimum
     va = _read("grammar_variance.csv").query("case == @a")["estimate"].to_numpy()
     vb = _read("grammar_variance.csv").query("case == @b")["estimate"].to_numpy()
-    np.testing.assert_allclose(np.sort(va), np.sort(vb), rtol=1e-8)
+    np.testing.assert_allclose(np.sort(va), np.sort(vb), rtol=1e-6)
 
 
 def test_information_criteria_consistent():
