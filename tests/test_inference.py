@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import commonfactors as cf
-from commonfactors import _inference as inf
+from commonfactors.models import inference as inf
 from commonfactors.errors import ModelSpecError
 from commonfactors.models import ConvergenceWarning
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 import commonfactors as cf
-from commonfactors import _inference as inf
+from commonfactors.models import inference as inf
 
 REF = Path(__file__).resolve().parent
 

@@ -171,7 +171,7 @@ class MixedFit:
         >>> list(tab.columns)
         ['estimate', 'std_error', 'df', 't', 'p_value', 'ci_low', 'ci_high']
         """
-        from ._inference import fixed_effects_table
+        from .inference import fixed_effects_table
         return fixed_effects_table(self, ddf=ddf, level=level)
 
     def confint_variance(self, level: float = 0.95) -> pd.DataFrame:
@@ -180,37 +180,37 @@ class MixedFit:
         As lme4's ``confint(fit, method = "profile")``: a REML fit is refitted by ML and the ML
         deviance is profiled; bounds are exact roots, not spline interpolations.
         """
-        from ._inference import profile_ci
+        from .inference import profile_ci
         return profile_ci(self, level=level)
 
     def compare(self, other: MixedFit, *, refit: bool = True) -> pd.DataFrame:
         """Likelihood-ratio test against another fit of the same rows (see :func:`anova`)."""
-        from ._inference import anova
+        from .inference import anova
         return anova(self, other, refit=refit)
 
     @property
     def aic(self) -> float:
         """Akaike's criterion of the fit's own criterion (REML or ML), as lme4's ``AIC``."""
-        from ._inference import information_criteria
+        from .inference import information_criteria
         return information_criteria(self)["aic"]
 
     @property
     def bic(self) -> float:
         """Schwarz's criterion (n = rows used), as lme4's ``BIC``."""
-        from ._inference import information_criteria
+        from .inference import information_criteria
         return information_criteria(self)["bic"]
 
     # ------------------------------------------------------------------ display
     def summary(self, ddf: str = "Satterthwaite") -> str:
         """A text summary laid out like lmerTest's (t-tests with ``ddf`` df)."""
-        from ._inference import summary_text
+        from .inference import summary_text
         return summary_text(self, ddf=ddf)
 
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from ._inference import summary_html
+        from .inference import summary_html
         return summary_html(self)
 
 
@@ -366,7 +366,7 @@ def anova(*fits: MixedFit, refit: bool = True) -> pd.DataFrame:
     >>> int(tab["df"].iloc[1]), bool(tab["p_value"].iloc[1] < 0.001)
     (1, True)
     """
-    from ._inference import anova as _anova
+    from .inference import anova as _anova
     return _anova(*fits, refit=refit)
 
 

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .errors import EstimationError, ModelSpecError
+from ..errors import EstimationError, ModelSpecError
 
 __all__ = ["adapter", "fixed_effects_table", "satterthwaite", "kenward_roger", "profile_ci",
            "anova", "information_criteria", "summary_text", "summary_html"]
@@ -151,7 +151,7 @@ class _NestedView:
     def refit_ml(self):
         if not self.reml:
             return self.fit
-        from .models import fit_mixed
+        from .mixed import fit_mixed
         return fit_mixed(self.fit.data, self.fit.formula, reml=False, engine=self.fit.engine)
 
 
