@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 import commonfactors as cf
-from commonfactors.models import inference as inf
 from commonfactors.errors import ModelSpecError
 from commonfactors.models import ConvergenceWarning
+from commonfactors.models import inference as inf
 
 REF = Path(__file__).parent / "reference"
 
