@@ -163,7 +163,7 @@ def adapter(fit):
     """
     if all(hasattr(fit, a) for a in ("deviance_at", "vcov_at", "theta_blocks")):
         return fit
-    if getattr(fit, "stats", None) is not None and getattr(fit, "engine", None) == "fast":
+    if getattr(fit, "stats", None) is not None and getattr(fit, "engine", None) in ("fast", "nested"):
         return _NestedView(fit)
     raise ModelSpecError(
         f"inference needs a fit of the package's own engine; got engine="
@@ -418,8 +418,12 @@ def fixed_effects_table(fit, ddf: str = "Satterthwaite", level: float = 0.95) ->
 
 # ------------------------------------------------------------------------ profile intervals
 def _sd_names(blocks) -> list:
+    """lme4's profile names; a second block on one factor (``Subject.1``) is named by the factor."""
+    labels = {g for g, _ in blocks}
     names = []
-    for group, terms in blocks:
+    for label, terms in blocks:
+        base, _, tail = label.rpartition(".")
+        group = base if tail.isdigit() and base in labels else label
         r, c = _tri_index(len(terms))
         for i, j in zip(r, c, strict=True):
             t_i = "(Intercept)" if terms[i] == "Intercept" else terms[i]
@@ -460,6 +464,8 @@ def _chol_psd(T: np.ndarray) -> np.ndarray:
 
 def _sdcor_to_theta(phi, blocks):
     sigma = phi[-1]
+    if not sigma > 0:
+        return None
     out, pos = [], 0
     for _, terms in blocks:
         q = len(terms)
