@@ -235,3 +235,20 @@ def test_protocol_refuses_statsmodels_fits():
     with pytest.raises(ModelSpecError, match="engine"):
         sm.fixed_effects()
     assert "Fixed effects" in sm.summary()  # the summary still shows the estimates
+
+
+def test_parametric_bootstrap_intervals():
+    fit = _fit("pastes_nested")
+    a = fit.confint_variance(method="boot", n_boot=60, seed=3)
+    b = fit.confint_variance(method="boot", n_boot=60, seed=3)
+    pd.testing.assert_frame_equal(a, b)  # seeded
+    assert list(a.columns) == ["estimate", "ci_low", "ci_high", "n_boot", "n_failed"]
+    assert (a["n_boot"] + a["n_failed"] == 60).all()
+    assert (a["ci_low"] <= a["estimate"]).all() and (a["estimate"] <= a["ci_high"]).all()
+    # the REML estimates themselves, lme4's VarCorr (sdcor), to optimiser precision
+    gv = _read("grammar_variance.csv").query("case == 'pastes_nested'")
+    np.testing.assert_allclose(np.sort(a["estimate"]), np.sort(gv["sdcor"]), rtol=1e-5)
+    with pytest.raises(ValueError, match="`method`"):
+        fit.confint_variance(method="wald")
+    with pytest.raises(ValueError, match="`n_boot`"):
+        fit.confint_variance(method="boot", n_boot=1)

@@ -174,14 +174,26 @@ class MixedFit:
         from .inference import fixed_effects_table
         return fixed_effects_table(self, ddf=ddf, level=level)
 
-    def confint_variance(self, level: float = 0.95) -> pd.DataFrame:
-        """Profile-likelihood intervals of the random-effect SDs, correlations and sigma.
+    def confint_variance(self, level: float = 0.95, *, method: str = "profile",
+                         n_boot: int = 500, seed=None) -> pd.DataFrame:
+        """Intervals of the random-effect SDs, correlations and sigma.
 
-        As lme4's ``confint(fit, method = "profile")``: a REML fit is refitted by ML and the ML
-        deviance is profiled; bounds are exact roots, not spline interpolations.
+        Parameters
+        ----------
+        level : float
+        method : {"profile", "boot"}
+            ``"profile"`` (default) as lme4's ``confint(fit, method = "profile")``: a REML fit
+            is refitted by ML and the ML deviance is profiled; bounds are exact roots, not
+            spline interpolations. ``"boot"``: parametric-bootstrap percentile intervals
+            (``n_boot`` refits of data simulated from the fit, ``seed``); failed refits are
+            counted in ``n_failed``.
         """
-        from .inference import profile_ci
-        return profile_ci(self, level=level)
+        from ._profile import bootstrap_ci, profile_ci
+        if method == "profile":
+            return profile_ci(self, level=level)
+        if method == "boot":
+            return bootstrap_ci(self, n_boot=n_boot, level=level, seed=seed)
+        raise ValueError(f"`method`: expecting 'profile' or 'boot'; got {method!r}.")
 
     def compare(self, other: MixedFit, *, refit: bool = True) -> pd.DataFrame:
         """Likelihood-ratio test against another fit of the same rows (see :func:`anova`)."""
