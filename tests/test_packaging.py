@@ -22,7 +22,7 @@ def _name(req: str) -> str:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in py["dependencies"]}
-    for extra in ("dev", "dask"):
+    for extra in ("dev", "dask", "bench"):
         wanted |= {_name(r) for r in py["optional-dependencies"][extra]}
     # conda splits dask[distributed] into dask + distributed
     wanted |= {"distributed"}

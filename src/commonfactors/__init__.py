@@ -38,6 +38,7 @@ _PUBLIC = {
     "MixedFit": "models",
     "disaggregate": "models",
     "lag_within": "models",
+    "anova": "models",
     # decomposition and bootstrap
     "decompose": "decomposition",
     "Decomposition": "decomposition",

@@ -4,11 +4,12 @@
 (fast nested sufficient-statistics path or the statsmodels reference) is chosen behind it.
 Also the level-pure disaggregation of predictors (:func:`disaggregate`), lagged within-client
 predictors (:func:`lag_within`), the default model of each view (:mod:`.terms`) and the lagged
-alliance-outcome analysis (:func:`lagged_effects`).
+alliance-outcome analysis (:func:`lagged_effects`). :mod:`.inference` adds lmerTest's t-tests
+(Satterthwaite, Kenward-Roger), profile intervals, :func:`anova` and the lmerTest-style summary.
 """
 
 from .lagged import lagged_effects
-from .mixed import ConvergenceWarning, MixedFit, disaggregate, fit_mixed, lag_within
+from .mixed import ConvergenceWarning, MixedFit, anova, disaggregate, fit_mixed, lag_within
 
 __all__ = ["fit_mixed", "MixedFit", "ConvergenceWarning", "disaggregate", "lag_within",
-           "lagged_effects"]
+           "lagged_effects", "anova"]

@@ -26,7 +26,7 @@ from ..errors import ColumnError
 from . import _nested
 from ._design import _design, _fit_statsmodels
 
-__all__ = ["fit_mixed", "MixedFit", "disaggregate", "lag_within", "ConvergenceWarning"]
+__all__ = ["fit_mixed", "MixedFit", "disaggregate", "lag_within", "ConvergenceWarning", "anova"]
 
 Engine = Literal["auto", "fast", "statsmodels"]
 Missing = Literal["drop", "raise"]
@@ -148,44 +148,82 @@ class MixedFit:
                 pred = pred + np.sum(Zg.to_numpy() * u.to_numpy(), axis=1)
         return pd.Series(pred, index=index, name="predicted")
 
+    # ------------------------------------------------------------------ inference
+    def fixed_effects(self, ddf: str = "Satterthwaite", level: float = 0.95) -> pd.DataFrame:
+        """Fixed-effects table: estimate, SE, df, t, p and a confidence interval.
+
+        Parameters
+        ----------
+        ddf : {"Satterthwaite", "Kenward-Roger", "residual"}
+            Denominator df as lmerTest: Satterthwaite (default), Kenward-Roger (adjusted SEs
+            too; REML fits only) or the residual n - p.
+        level : float
+            Confidence level of ``ci_low, ci_high`` (t quantile with the same df).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(0)
+        >>> g = np.repeat(np.arange(20), 5)
+        >>> df = pd.DataFrame({"g": g, "x": rng.normal(size=100)})
+        >>> df["y"] = 1 + 0.5 * df["x"] + rng.normal(size=20)[g] + rng.normal(size=100)
+        >>> tab = fit_mixed(df, "y ~ x + (1 | g)").fixed_effects()
+        >>> list(tab.columns)
+        ['estimate', 'std_error', 'df', 't', 'p_value', 'ci_low', 'ci_high']
+        """
+        from .inference import fixed_effects_table
+        return fixed_effects_table(self, ddf=ddf, level=level)
+
+    def confint_variance(self, level: float = 0.95, *, method: str = "profile",
+                         n_boot: int = 500, seed=None) -> pd.DataFrame:
+        """Intervals of the random-effect SDs, correlations and sigma.
+
+        Parameters
+        ----------
+        level : float
+        method : {"profile", "boot"}
+            ``"profile"`` (default) as lme4's ``confint(fit, method = "profile")``: a REML fit
+            is refitted by ML and the ML deviance is profiled; bounds are exact roots, not
+            spline interpolations. ``"boot"``: parametric-bootstrap percentile intervals
+            (``n_boot`` refits of data simulated from the fit, ``seed``); failed refits are
+            counted in ``n_failed``.
+        """
+        from ._profile import bootstrap_ci, profile_ci
+        if method == "profile":
+            return profile_ci(self, level=level)
+        if method == "boot":
+            return bootstrap_ci(self, n_boot=n_boot, level=level, seed=seed)
+        raise ValueError(f"`method`: expecting 'profile' or 'boot'; got {method!r}.")
+
+    def compare(self, other: MixedFit, *, refit: bool = True) -> pd.DataFrame:
+        """Likelihood-ratio test against another fit of the same rows (see :func:`anova`)."""
+        from .inference import anova
+        return anova(self, other, refit=refit)
+
+    @property
+    def aic(self) -> float:
+        """Akaike's criterion of the fit's own criterion (REML or ML), as lme4's ``AIC``."""
+        from .inference import information_criteria
+        return information_criteria(self)["aic"]
+
+    @property
+    def bic(self) -> float:
+        """Schwarz's criterion (n = rows used), as lme4's ``BIC``."""
+        from .inference import information_criteria
+        return information_criteria(self)["bic"]
+
     # ------------------------------------------------------------------ display
-    def summary(self) -> str:
-        """A text table of the fit."""
-        crit = "REML" if self.reml else "ML"
-        lines = [
-            f"Linear mixed model ({crit}, engine={self.engine})",
-            f"Formula: {self.formula}",
-            f"Observations: {self.n_obs} (dropped {self.n_dropped}); groups: "
-            + ", ".join(f"{g} {n}" for g, n in self.n_groups.items()),
-            f"logLik {self.loglik:.3f}   deviance {self.deviance:.3f}   converged {self.converged}"
-            f"   singular {self.singular}",
-            "",
-            "Fixed effects:",
-        ]
-        fx = pd.DataFrame({"estimate": self.fixed, "std_error": self.std_errors,
-                           "z": self.fixed / self.std_errors})
-        lines.append(fx.to_string(float_format=lambda v: f"{v:.4f}"))
-        lines += ["", "Variance components:",
-                  self.variance.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
-        if self.warnings:
-            lines += ["", "Warnings:"] + [f"- {w}" for w in self.warnings]
-        return "\n".join(lines)
+    def summary(self, ddf: str = "Satterthwaite") -> str:
+        """A text summary laid out like lmerTest's (t-tests with ``ddf`` df)."""
+        from .inference import summary_text
+        return summary_text(self, ddf=ddf)
 
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        crit = "REML" if self.reml else "ML"
-        warn = "".join(f"<li>{w}</li>" for w in self.warnings)
-        fx = pd.DataFrame({"estimate": self.fixed, "std_error": self.std_errors})
-        return (
-            f"<p><b>Linear mixed model</b> ({crit}, engine={self.engine}): <code>{self.formula}"
-            f"</code><br>n = {self.n_obs} (dropped {self.n_dropped}); logLik {self.loglik:.3f}; "
-            f"converged {self.converged}; singular {self.singular}</p>"
-            + fx.to_html(float_format=lambda v: f"{v:.4f}")
-            + self.variance.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-            + (f"<ul>{warn}</ul>" if warn else "")
-        )
+        from .inference import summary_html
+        return summary_html(self)
 
 
 # ---------------------------------------------------------------------------- fitting
@@ -310,6 +348,38 @@ def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
         warnings=tuple(msgs), X=X, y=d["y"], Z=d["Z"], ids=clean[gcols].copy(), data=clean,
         design_info=X.design_info, stats=stats, core=core, _z_info=d["z_info"],
     )
+
+
+def anova(*fits: MixedFit, refit: bool = True) -> pd.DataFrame:
+    """Likelihood-ratio comparison of nested mixed models, as lme4's ``anova(m0, m1)``.
+
+    Parameters
+    ----------
+    *fits : MixedFit
+        Two or more fits of the same rows (any order; sorted by number of parameters).
+    refit : bool
+        lme4's rule (default): when any fit is REML, all are refitted by ML first, because
+        REML likelihoods of models with different fixed parts are not comparable.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by formula: ``npar, aic, bic, loglik, deviance`` and, against the model above,
+        ``chisq, df, p_value``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(np.arange(20), 5)
+    >>> df = pd.DataFrame({"g": g, "x": rng.normal(size=100)})
+    >>> df["y"] = 1 + 0.5 * df["x"] + rng.normal(size=20)[g] + rng.normal(size=100)
+    >>> tab = anova(fit_mixed(df, "y ~ 1 + (1 | g)"), fit_mixed(df, "y ~ x + (1 | g)"))
+    >>> int(tab["df"].iloc[1]), bool(tab["p_value"].iloc[1] < 0.001)
+    (1, True)
+    """
+    from .inference import anova as _anova
+    return _anova(*fits, refit=refit)
 
 
 # ---------------------------------------------------------------------------- helpers
