@@ -249,3 +249,28 @@ def test_basic_interval_reflects_the_percentile_interval_about_the_estimate():
     ok = a["ci_low"].notna()
     assert np.allclose(b.loc[ok, "ci_low"], 2 * a.loc[ok, "estimate"] - a.loc[ok, "ci_high"])
     assert np.allclose(b.loc[ok, "ci_high"], 2 * a.loc[ok, "estimate"] - a.loc[ok, "ci_low"])
+
+
+def test_cluster_drawn_twice_keeps_its_clients_apart():
+    # A therapist drawn twice must contribute two sets of clients: with the client ids left as
+    # they were, the copies would merge into one client with twice the sessions (silently
+    # changing any client-level statistic, a mixed model or a lag).
+    d = pd.DataFrame({"therapist": np.repeat(["A", "B"], 4),
+                      "client": np.repeat(["a1", "a2", "b1", "b2"], 2),
+                      "session": np.tile([0, 1], 4), "outcome": np.arange(8.0)})
+    seen = []
+
+    def stat(x):
+        per_client = x.groupby("client").size()
+        seen.append((x["therapist"].nunique(), x["client"].nunique(), per_client.max()))
+        return float(x["client"].nunique())
+
+    r = cf.cluster_bootstrap(d, stat, n_boot=40, seed=3)
+    assert r.n_failed == 0
+    # every replicate has 2 therapist copies x 2 clients, each client with its 2 sessions
+    assert all(s == (2, 4, 2) for s in seen[1:])
+    # clients resampled within therapists as well: ids stay unique across copies
+    seen.clear()
+    cf.cluster_bootstrap(d, stat, inner="client", n_boot=40, seed=3)
+    assert all(s == (2, 4, 2) for s in seen[1:])
+    assert d["client"].tolist() == ["a1", "a1", "a2", "a2", "b1", "b1", "b2", "b2"]  # unmodified

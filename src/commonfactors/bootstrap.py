@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -269,7 +269,7 @@ def _jackknife(problem, warm) -> np.ndarray:
 # general path: any statistic of a DataFrame
 # --------------------------------------------------------------------------------------
 def _frame_chunk(payload, seqs):
-    data, statistic, cluster, inner, k = payload
+    data, statistic, cluster, inner, k, nested = payload
     groups = data.groupby(cluster, sort=False).indices
     keys = list(groups)
     vals, oks = [], []
@@ -282,9 +282,12 @@ def _frame_chunk(payload, seqs):
             if inner is not None:
                 ids = rows[inner].unique()
                 pick = rng.choice(ids, size=len(ids), replace=True)
-                rows = pd.concat([rows[rows[inner] == c].assign(**{inner: f"{c}#{t}"})
+                # copy t of inner unit c in cluster copy new_id: unique across the whole sample
+                rows = pd.concat([rows[rows[inner] == c].assign(**{inner: f"{c}#{new_id}.{t}"})
                                   for t, c in enumerate(pick)])
-            parts.append(rows.assign(**{cluster: f"{keys[j]}#{new_id}"}))
+            # a cluster drawn twice must not merge its nested units (clients) across the copies
+            relabel = {col: rows[col].astype(str) + f"#{new_id}" for col in nested}
+            parts.append(rows.assign(**{cluster: f"{keys[j]}#{new_id}"}, **relabel))
         sample = pd.concat(parts, ignore_index=True)
         try:
             v = np.asarray(statistic(sample), dtype=float).reshape(-1)
@@ -299,7 +302,8 @@ def _frame_chunk(payload, seqs):
 def cluster_bootstrap(data: pd.DataFrame, statistic: Callable[[pd.DataFrame], object], *,
                       cluster: str = "therapist", inner: str | None = None, n_boot: int = 1000,
                       seed=None, n_jobs: int = 1, progress: bool | None = None,
-                      ci: str = "percentile", level: float = 0.95) -> BootstrapResult:
+                      ci: str = "percentile", level: float = 0.95,
+                      nested: Sequence[str] | None = None) -> BootstrapResult:
     """Cluster bootstrap of any statistic of a long DataFrame.
 
     Parameters
@@ -313,6 +317,11 @@ def cluster_bootstrap(data: pd.DataFrame, statistic: Callable[[pd.DataFrame], ob
         Column of the resampled clusters (drawn with replacement; duplicates get new ids).
     inner : str, optional
         Also resample these units (e.g. "client") within each drawn cluster.
+    nested : sequence of str, optional
+        Columns of units nested in ``cluster`` (e.g. ``"client"`` when therapists are resampled)
+        whose ids are relabelled in every drawn copy of a cluster, so that a therapist drawn
+        twice contributes two sets of clients rather than one merged set. Default: ``["client"]``
+        when ``data`` has a ``client`` column that is neither ``cluster`` nor ``inner``, else none.
     n_boot, seed, n_jobs, progress, ci, level
         Replicates, seed of ``np.random.SeedSequence``, joblib workers, progress bar (default:
         interactive only), interval method ("percentile", "basic" or "bca"), coverage.
@@ -326,11 +335,17 @@ def cluster_bootstrap(data: pd.DataFrame, statistic: Callable[[pd.DataFrame], ob
     (True, 0)
     """
     check_columns(data, [cluster] + ([inner] if inner else []), param="data")
+    if nested is None:
+        nested = [c for c in ("client",) if c in data.columns and c not in (cluster, inner)]
+    else:
+        nested = [nested] if isinstance(nested, str) else list(nested)
+        check_columns(data, nested, param="nested")
+        nested = [c for c in nested if c != inner]
     check_option("ci", ci, CI_METHODS)
     n_boot = check_int("n_boot", n_boot, minimum=1)
     point = np.asarray(statistic(data), dtype=float).reshape(-1)
     seqs = np.random.SeedSequence(seed).spawn(n_boot)
-    vals, ok = _run(_frame_chunk, (data, statistic, cluster, inner, len(point)), seqs, n_jobs,
+    vals, ok = _run(_frame_chunk, (data, statistic, cluster, inner, len(point), nested), seqs, n_jobs,
                     show_progress(progress), "bootstrap")
     good = vals[ok]
     if ci == "bca":
