@@ -1,0 +1,526 @@
+"""General linear mixed models: profiled (RE)ML by penalized least squares with a sparse Cholesky.
+
+The engine behind :func:`commonfactors.fit_mixed` for every random part the nested
+sufficient-statistics path (:mod:`._nested`) cannot take: any number of grouping factors,
+nested or crossed, several terms per factor (``||``), random slopes at any level.
+
+Model and parametrisation (Bates, Maechler, Bolker & Walker 2015, sections 3.1-3.4)
+---------------------------------------------------------------------------------
+``y = X b + Z u + e`` with ``u = Lambda_theta v``, ``v ~ N(0, s2 I)``, ``e ~ N(0, s2 I)``. The
+random terms are ordered by decreasing number of levels (lme4's order); term ``k`` with ``p_k``
+columns and ``l_k`` levels contributes ``l_k`` blocks ``L_k`` (lower triangular, ``p_k x p_k``) to
+the block-diagonal ``Lambda``, and ``theta`` lists the lower triangles of ``L_1, L_2, ...`` in
+column-major order (lme4's ``getME(fit, "theta")``); diagonal elements are bounded below by 0.
+
+For one ``theta``, with ``A = Lambda' Z'Z Lambda + I``, ``G = [X, y]`` and ``R = Lambda' Z'G``:
+``log det V* = log det A`` and ``G'V*^{-1}G = G'G - R'A^{-1}R``; the profiled REML/ML deviance
+then follows exactly as in :mod:`._nested` (Bates et al. 2015, eqs. 34 and 41). Everything is
+computed from the cross-products ``Z'Z``, ``Z'G`` and ``G'G`` made once, so an evaluation does
+not touch the rows.
+
+The Cholesky factor of ``A`` is organised around its structure: the rows of the first term (the
+factor with most levels) make ``A_11`` block diagonal (one ``p_1 x p_1`` block per level), so it
+is inverted in closed form, and only the Schur complement ``S = A_22 - A_21 A_11^{-1} A_12`` of
+the remaining terms is factorised: dense Cholesky when it is small (nested models: the outer
+factors; crossed models: the smaller factor), SuperLU on the sparse ``S`` when it is large.
+``log det A = log det A_11 + log det S``.
+
+Optimisation: L-BFGS-B on ``theta`` with central-difference gradients, then Newton steps on a
+difference Hessian; lme4's convergence check (the gradient scaled by the Cholesky factor of the
+Hessian, tolerance 2e-3) and singular check (a diagonal element of some ``L_k`` below 1e-4);
+diagonals that end on their bound are probed off it (the deviance is even in them). A direction
+in which the deviance is flat (a non-identified variance) shows as a near-zero eigenvalue of
+the Hessian; it is reported, never passed as a converged optimum.
+
+References
+----------
+1. Bates, D., Maechler, M., Bolker, B. & Walker, S. (2015). Fitting linear mixed-effects models
+   using lme4. Journal of Statistical Software, 67(1), 1-48.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import optimize
+from scipy.linalg import cho_factor, cho_solve
+
+from ._nested import GRAD_TOL, SINGULAR_TOL, _build_l, _inv_small, _n_theta, _tail, _tri_index
+from ..errors import EstimationError
+
+__all__ = ["GeneralStats", "GeneralFit", "fit_general", "evaluate_general", "general_modes"]
+
+_DENSE_LIMIT = 3000  # Schur complements up to this size are factorised densely
+
+
+@dataclass(frozen=True)
+class TermLayout:
+    label: str
+    p: int  # columns of the term
+    levels: int
+    offset: int  # first column of the term in Z (after ordering)
+    theta_start: int
+
+
+@dataclass(frozen=True, eq=False)
+class GeneralStats:
+    """Cross-products of a general mixed model, stored as dense blocks (see module docstring).
+
+    ``c1[k]`` holds the ``p_1 x p_k`` blocks of ``Z_1'Z_k`` for every observed pair (level a of
+    term 1, level b of term k), ``c22[(k, m)]`` the blocks of ``Z_k'Z_m`` (k <= m, rest terms),
+    ``zgk[k]`` the blocks ``Z_k'G`` per level; ``pairs[(k, m)]`` lists the pairs of term-1 blocks
+    that share a level of term 1 (they make the Schur complement).
+    """
+
+    n: int
+    p: int
+    terms: tuple  # TermLayout, in lme4 order
+    gg: np.ndarray
+    zz1: np.ndarray  # (l1, p1, p1)
+    zg1: np.ndarray  # (l1, p1, k)
+    c1: dict  # k -> (a, b, blocks (nb, p1, pk))
+    c22: dict  # (k, m) -> (b, b', blocks)
+    zgk: dict  # k -> (l_k, p_k, kk)
+    pairs: dict  # (k, m) -> (i, j) indices into c1[k], c1[m]
+
+    @property
+    def k(self) -> int:
+        return self.p + 1
+
+    @property
+    def n_theta(self) -> int:
+        return sum(_n_theta(t.p) for t in self.terms)
+
+    @property
+    def q1(self) -> int:
+        return self.terms[0].levels * self.terms[0].p
+
+    @property
+    def q2(self) -> int:
+        return sum(t.levels * t.p for t in self.terms[1:])
+
+    @classmethod
+    def from_arrays(cls, X, y, Zs, codes, labels) -> GeneralStats:
+        """Cross-products from row arrays.
+
+        Parameters
+        ----------
+        X : (n, p); y : (n,)
+        Zs : list of (n, p_k) arrays, one per random term
+        codes : list of (n,) integer arrays 0..l_k-1 (group of each row for that term)
+        labels : list of str
+        Terms must already be in lme4 order (decreasing number of levels).
+        """
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float).reshape(-1)
+        n = y.size
+        G = np.column_stack([X, y])
+        kk = G.shape[1]
+        Zs = [np.asarray(Z, dtype=float).reshape(n, -1) for Z in Zs]
+        codes = [np.asarray(c, dtype=np.intp).reshape(-1) for c in codes]
+        layouts = []
+        off = th = 0
+        for Zk, ck, lab in zip(Zs, codes, labels, strict=True):
+            lk, pk = int(ck.max()) + 1, Zk.shape[1]
+            layouts.append(TermLayout(lab, pk, lk, off, th))
+            off += lk * pk
+            th += _n_theta(pk)
+        t1 = layouts[0]
+        zz1 = _sum_by(codes[0], t1.levels, Zs[0][:, :, None] * Zs[0][:, None, :])
+        zg1 = _sum_by(codes[0], t1.levels, Zs[0][:, :, None] * G[:, None, :])
+        c1, c22, zgk, pairs = {}, {}, {}, {}
+        K = len(layouts)
+        for k in range(1, K):
+            a, b, inv = _pairs(codes[0], codes[k])
+            c1[k] = (a, b, _sum_by(inv, a.size, Zs[0][:, :, None] * Zs[k][:, None, :]))
+            zgk[k] = _sum_by(codes[k], layouts[k].levels, Zs[k][:, :, None] * G[:, None, :])
+            for m in range(1, k + 1):
+                if m == k:
+                    lev = np.arange(layouts[k].levels)
+                    c22[(k, k)] = (lev, lev, _sum_by(codes[k], layouts[k].levels,
+                                                     Zs[k][:, :, None] * Zs[k][:, None, :]))
+                else:
+                    bm, bk, inv = _pairs(codes[m], codes[k])
+                    c22[(m, k)] = (bm, bk, _sum_by(inv, bm.size, Zs[m][:, :, None] * Zs[k][:, None, :]))
+        for k in range(1, K):
+            for m in range(1, K):
+                ak, am = c1[k][0], c1[m][0]
+                ok, om = np.argsort(ak, kind="stable"), np.argsort(am, kind="stable")
+                # every pair (i in c1[k], j in c1[m]) with the same term-1 level
+                sk, sm = ak[ok], am[om]
+                lev = np.unique(sk)
+                start_k, stop_k = np.searchsorted(sk, lev), np.searchsorted(sk, lev, "right")
+                start_m, stop_m = np.searchsorted(sm, lev), np.searchsorted(sm, lev, "right")
+                nk, nm = stop_k - start_k, stop_m - start_m
+                cnt = nk * nm
+                tot = int(cnt.sum())
+                grp = np.repeat(np.arange(lev.size), cnt)
+                pos = np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                ii = start_k[grp] + pos // nm[grp]
+                jj = start_m[grp] + pos % nm[grp]
+                pairs[(k, m)] = (ok[ii], om[jj])
+        return cls(n=n, p=X.shape[1], terms=tuple(layouts), gg=G.T @ G, zz1=zz1, zg1=zg1,
+                   c1=c1, c22=c22, zgk=zgk, pairs=pairs)
+
+    def split_theta(self, theta: np.ndarray) -> list[np.ndarray]:
+        return [_build_l(theta[t.theta_start:t.theta_start + _n_theta(t.p)], t.p)
+                for t in self.terms]
+
+    def lower_bounds(self) -> np.ndarray:
+        out = []
+        for t in self.terms:
+            r, c = _tri_index(t.p)
+            out.append(np.where(r == c, 0.0, -np.inf))
+        return np.concatenate(out)
+
+    def theta0(self) -> np.ndarray:
+        return np.where(np.isfinite(self.lower_bounds()), 1.0, 0.0)
+
+    def rest_index(self, k: int, levels: np.ndarray) -> np.ndarray:
+        """Positions in the Schur complement of term k's levels: (len(levels), p_k)."""
+        t = self.terms[k]
+        return (t.offset - self.q1) + levels[:, None] * t.p + np.arange(t.p)[None, :]
+
+
+def _sum_by(codes: np.ndarray, m: int, vals: np.ndarray) -> np.ndarray:
+    """Sum of ``vals`` (n, ...) over rows with the same code (0..m-1)."""
+    order = np.argsort(codes, kind="stable")
+    sc = codes[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+    out = np.zeros((m,) + vals.shape[1:])
+    out[sc[starts]] = np.add.reduceat(vals[order], starts, axis=0)
+    return out
+
+
+def _pairs(c1: np.ndarray, c2: np.ndarray):
+    """Observed (c1, c2) combinations: (first codes, second codes, row -> pair index)."""
+    key = c1.astype(np.int64) * (int(c2.max()) + 1) + c2
+    uk, inv = np.unique(key, return_inverse=True)
+    m = int(c2.max()) + 1
+    return (uk // m).astype(np.intp), (uk % m).astype(np.intp), inv.reshape(-1)
+
+
+# ---------------------------------------------------------------------------- one evaluation
+@dataclass
+class _Parts:
+    logdet: float
+    omega: np.ndarray
+    A1inv: np.ndarray
+    Ls: list
+    R1: np.ndarray
+    W: dict | None = None  # k -> (nb, p1, pk) blocks of A_11^{-1} A_12
+    Sfac: object = None
+
+
+def _scatter(rows, cols, vals, q, dense: bool):
+    if dense:
+        return np.bincount((rows * q + cols).ravel(), weights=vals.ravel(), minlength=q * q).reshape(q, q)
+    return sp.csc_matrix((vals.ravel(), (rows.ravel(), cols.ravel())), shape=(q, q))
+
+
+def _evaluate(stats: GeneralStats, theta: np.ndarray) -> _Parts:
+    kk = stats.k
+    t1 = stats.terms[0]
+    Ls = stats.split_theta(theta)
+    L1 = Ls[0]
+    A1inv, logdet = _inv_small(L1.T @ stats.zz1 @ L1 + np.eye(t1.p))
+    R1 = L1.T @ stats.zg1  # (l1, p1, k)
+    AR1 = A1inv @ R1
+    omega = stats.gg - R1.reshape(-1, kk).T @ AR1.reshape(-1, kk)
+    parts = _Parts(logdet, omega, A1inv, Ls, R1)
+    K = len(stats.terms)
+    if K == 1:
+        return parts
+    q2 = stats.q2
+    dense = q2 <= _DENSE_LIMIT
+    A12, W = {}, {}
+    h = np.zeros((q2, kk))
+    rows, cols, vals = [], [], []
+    for k in range(1, K):
+        a, b, blk = stats.c1[k]
+        A12[k] = L1.T @ blk @ Ls[k]
+        W[k] = A1inv[a] @ A12[k]
+        idx = stats.rest_index(k, np.arange(stats.terms[k].levels))
+        Rk = Ls[k].T @ stats.zgk[k]  # (l_k, p_k, kk)
+        contrib = np.swapaxes(W[k], 1, 2) @ R1[a]  # (nb, p_k, kk)
+        Rk = Rk - _sum_by(b, stats.terms[k].levels, contrib)
+        h[idx.ravel()] = Rk.reshape(-1, kk)
+    for (m, k), (bm, bk, blk) in stats.c22.items():
+        v = Ls[m].T @ blk @ Ls[k]
+        ri, ci = stats.rest_index(m, bm), stats.rest_index(k, bk)
+        rows.append(np.broadcast_to(ri[:, :, None], v.shape))
+        cols.append(np.broadcast_to(ci[:, None, :], v.shape))
+        vals.append(v)
+        if m != k:
+            rows.append(np.broadcast_to(ci[:, :, None], v.shape[:1] + v.shape[2:] + v.shape[1:2]))
+            cols.append(np.broadcast_to(ri[:, None, :], v.shape[:1] + v.shape[2:] + v.shape[1:2]))
+            vals.append(np.swapaxes(v, 1, 2))
+    for (k, m), (i, j) in stats.pairs.items():
+        v = -(np.swapaxes(A12[k][i], 1, 2) @ W[m][j])  # (np, p_k, p_m)
+        ri = stats.rest_index(k, stats.c1[k][1][i])
+        ci = stats.rest_index(m, stats.c1[m][1][j])
+        rows.append(np.broadcast_to(ri[:, :, None], v.shape))
+        cols.append(np.broadcast_to(ci[:, None, :], v.shape))
+        vals.append(v)
+    rows = np.concatenate([r.ravel() for r in rows])
+    cols = np.concatenate([c.ravel() for c in cols])
+    vals = np.concatenate([v.ravel() for v in vals])
+    S = _scatter(rows, cols, vals, q2, dense)
+    if dense:
+        S[np.diag_indices(q2)] += 1.0
+        cf = cho_factor(S, lower=True, check_finite=False)
+        logdet += 2.0 * np.log(np.diag(cf[0])).sum()
+        fac = ("dense", cf)
+    else:
+        from scipy.sparse.linalg import splu
+
+        lu = splu((S + sp.identity(q2)).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                  diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        d = lu.U.diagonal()
+        if np.any(d <= 0):
+            raise np.linalg.LinAlgError("Schur complement not positive definite")
+        logdet += np.log(d).sum()
+        fac = ("lu", lu)
+    parts.omega = omega - h.T @ _s_solve(fac, h)
+    parts.logdet = logdet
+    parts.W, parts.Sfac = W, fac
+    return parts
+
+
+def _s_solve(fac, b):
+    kind, f = fac
+    return cho_solve(f, b, check_finite=False) if kind == "dense" else f.solve(np.asarray(b))
+
+
+def deviance(stats: GeneralStats, theta, reml: bool = True) -> float:
+    """Profiled deviance (-2 log-likelihood, REML or ML) at ``theta``; inf where undefined."""
+    try:
+        with np.errstate(all="ignore"):
+            parts = _evaluate(stats, np.asarray(theta, dtype=float))
+            dev = _tail(stats, parts.logdet, parts.omega, reml)[0]
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        return np.inf
+    return float(dev) if np.isfinite(dev) else np.inf
+
+
+# ---------------------------------------------------------------------------- fitting
+@dataclass(frozen=True)
+class GeneralFit:
+    """Result of :func:`fit_general` (mirrors :class:`._nested_fit.CoreFit`)."""
+
+    beta: np.ndarray
+    vcov: np.ndarray
+    s2: float
+    theta: np.ndarray
+    T: tuple  # covariance matrix per term (lme4 order)
+    loglik: float
+    deviance: float
+    reml: bool
+    converged: bool
+    singular: bool
+    n_iter: int
+    n_eval: int
+    grad: np.ndarray
+    hessian: np.ndarray | None
+    message: str
+
+
+def _grad_fd(f, x, lb, f0=None):
+    """Central differences (one-sided at a bound)."""
+    g = np.empty_like(x)
+    for j in range(x.size):
+        h = 1e-5 * max(1.0, abs(x[j]))
+        e = np.zeros_like(x)
+        e[j] = h
+        if x[j] - h < lb[j]:
+            f0_ = f(x) if f0 is None else f0
+            g[j] = (f(x + e) - f0_) / h
+        else:
+            g[j] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def _hess_fd(f, x, lb):
+    n = x.size
+    H = np.empty((n, n))
+    f0 = f(x)
+    for j in range(n):
+        h = 1e-4 * max(1.0, abs(x[j]))
+        e = np.zeros_like(x)
+        e[j] = h
+        xp = x + e
+        xm = x - e if x[j] - h >= lb[j] else x
+        step = (xp[j] - xm[j])
+        H[:, j] = (_grad_fd(f, xp, lb) - _grad_fd(f, xm, lb, f0 if xm is x else None)) / step
+    return 0.5 * (H + H.T)
+
+
+def fit_general(stats: GeneralStats, reml: bool = True, theta0=None, *, maxiter: int = 1000) -> GeneralFit:
+    """Minimise the profiled deviance over theta (see module docstring)."""
+    if stats.n - stats.p <= 0:
+        raise EstimationError(f"`stats`: {stats.n} rows for {stats.p} fixed effects; need more rows.")
+    lb = stats.lower_bounds()
+    x0 = stats.theta0() if theta0 is None else np.maximum(np.asarray(theta0, dtype=float), lb)
+    counter = [0]
+
+    def f(t):
+        counter[0] += 1
+        v = deviance(stats, t, reml)
+        return v if np.isfinite(v) else 1e300
+
+    def fg(t):
+        v = f(t)
+        return v, _grad_fd(f, t, lb, v)
+
+    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lb]
+    diag = np.isfinite(lb)
+    n_iter, success, msg = 0, False, ""
+    for _attempt in range(4):
+        res = optimize.minimize(fg, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-7,
+                                         "maxls": 50})
+        n_iter += int(res.nit)
+        theta = np.maximum(res.x, lb)
+        success, msg = bool(res.success), str(res.message)
+        theta = _polish(f, theta, lb)
+        dev = f(theta)
+        restart = None
+        for j in np.flatnonzero(diag & (theta <= 1e-8)):
+            for step in (1e-3, 0.1):
+                t = theta.copy()
+                t[j] = step
+                ft = f(t)
+                if ft < dev - 1e-8:
+                    restart, dev = t, ft
+        if restart is None:
+            break
+        x0 = restart
+    dev = f(theta)
+    g = _grad_fd(f, theta, lb, dev)
+    gp = g.copy()
+    gp[(theta <= lb + 1e-10) & (g > 0)] = 0.0
+    H = _hess_fd(f, theta, lb) if theta.size <= 30 else None
+    gmax = _scaled_grad(gp, H)
+    converged = bool(dev < 1e300 and gmax < GRAD_TOL)
+    if not converged:
+        msg = f"optimiser did not converge ('{msg}'; max scaled gradient {gmax:.2g} >= {GRAD_TOL:g})"
+    elif not success:
+        msg = f"optimiser stopped with '{msg}' at a point with max scaled gradient {gmax:.2g}"
+    out = evaluate_general(stats, theta, reml)
+    return GeneralFit(out.beta, out.vcov, out.s2, out.theta, out.T, out.loglik, out.deviance,
+                      reml, converged, out.singular, n_iter, counter[0], gp, H, msg)
+
+
+def _polish(f, theta, lb, maxit: int = 6):
+    """Projected Newton steps on a difference Hessian (quadratic convergence near the optimum)."""
+    x = theta.copy()
+    fx = f(x)
+    for _ in range(maxit):
+        g = _grad_fd(f, x, lb, fx)
+        free = ~((x <= lb + 1e-10) & (g > 0))
+        if not free.any() or np.max(np.abs(g[free])) < max(1e-6, 1e-10 * abs(fx)):
+            break
+        H = _hess_fd(f, x, lb)[np.ix_(free, free)]
+        try:
+            cH = np.linalg.cholesky(H)
+        except np.linalg.LinAlgError:
+            break
+        step = np.zeros_like(x)
+        step[free] = -np.linalg.solve(cH.T, np.linalg.solve(cH, g[free]))
+        t = 1.0
+        for _ in range(8):
+            xn = np.maximum(x + t * step, lb)
+            fn = f(xn)
+            if fn <= fx:
+                break
+            t *= 0.5
+        else:
+            break
+        if fx - fn < 1e-12 * max(1.0, abs(fx)):
+            x, fx = xn, fn
+            break
+        x, fx = xn, fn
+    return x
+
+
+def _scaled_grad(gp, H):
+    if not gp.size:
+        return 0.0
+    gabs = float(np.max(np.abs(gp)))
+    if gabs < GRAD_TOL or H is None:
+        return gabs
+    free = gp != 0.0
+    try:
+        cH = np.linalg.cholesky(H[np.ix_(free, free)])
+        return float(np.max(np.minimum(np.abs(np.linalg.solve(cH, gp[free])), np.abs(gp[free]))))
+    except np.linalg.LinAlgError:
+        return gabs
+
+
+def evaluate_general(stats: GeneralStats, theta, reml: bool = True) -> GeneralFit:
+    """Estimates at a given ``theta`` without optimising."""
+    theta = np.asarray(theta, dtype=float)
+    parts = _evaluate(stats, theta)
+    dev, r2, nu = _tail(stats, parts.logdet, parts.omega, reml)
+    p = stats.p
+    s2 = float(r2 / nu)
+    if p:
+        Pinv = np.linalg.inv(parts.omega[:p, :p])
+        beta = Pinv @ parts.omega[:p, p]
+        vcov = s2 * Pinv
+    else:
+        beta, vcov = np.zeros(0), np.zeros((0, 0))
+    Ls = stats.split_theta(theta)
+    T = tuple(s2 * L @ L.T for L in Ls)
+    sing = bool(np.any(np.concatenate([np.diag(L) for L in Ls]) < SINGULAR_TOL))
+    return GeneralFit(beta, vcov, s2, theta, T, float(-dev / 2), float(dev), reml, True, sing,
+                      0, 1, np.zeros_like(theta), None, "evaluated at a given theta")
+
+
+def general_modes(stats: GeneralStats, fit: GeneralFit, condvar: bool = False) -> list:
+    """Conditional modes per term: list of ((levels, p_k) modes, conditional covariances or None).
+
+    ``u = Lambda v`` with ``A v = Lambda'Z'(y - X b)``; the conditional covariance of ``u`` is
+    ``s2 Lambda A^{-1} Lambda'`` (lme4's ``condVar``, fixed effects treated as known).
+    """
+    parts = _evaluate(stats, fit.theta)
+    c = np.r_[-fit.beta, 1.0]
+    t1 = stats.terms[0]
+    r1 = parts.R1 @ c  # (l1, p1)
+    v1 = (parts.A1inv @ r1[..., None])[..., 0]
+    K = len(stats.terms)
+    Ls = parts.Ls
+    out = []
+    var1 = parts.A1inv
+    if K > 1:
+        r2 = np.zeros(stats.q2)
+        for k in range(1, K):
+            a, b, _ = stats.c1[k]
+            rk = (Ls[k].T @ (stats.zgk[k] @ c)[..., None])[..., 0]
+            rk = rk - _sum_by(b, stats.terms[k].levels, (np.swapaxes(parts.W[k], 1, 2) @ r1[a][..., None])[..., 0])
+            r2[stats.rest_index(k, np.arange(stats.terms[k].levels)).ravel()] = rk.ravel()
+        v2 = _s_solve(parts.Sfac, r2)
+        for k in range(1, K):
+            a, b, _ = stats.c1[k]
+            vb = v2[stats.rest_index(k, b)]  # (nb, p_k)
+            v1 = v1 - _sum_by(a, t1.levels, (parts.W[k] @ vb[..., None])[..., 0])
+        if condvar:
+            Sinv = _s_solve(parts.Sfac, np.eye(stats.q2))
+            for (k, m), (i, j) in stats.pairs.items():
+                a = stats.c1[k][0][i]
+                ri = stats.rest_index(k, stats.c1[k][1][i])
+                ci = stats.rest_index(m, stats.c1[m][1][j])
+                blk = Sinv[ri[:, :, None], ci[:, None, :]]
+                var1 = var1 + _sum_by(a, t1.levels, parts.W[k][i] @ blk @ np.swapaxes(parts.W[m][j], 1, 2))
+    out.append(((Ls[0] @ v1[..., None])[..., 0], fit.s2 * (Ls[0] @ var1 @ Ls[0].T) if condvar else None))
+    for k in range(1, K):
+        lt = stats.terms[k]
+        idx = stats.rest_index(k, np.arange(lt.levels))
+        u = (Ls[k] @ v2[idx][..., None])[..., 0]
+        var = None
+        if condvar:
+            var = fit.s2 * (Ls[k] @ Sinv[idx[:, :, None], idx[:, None, :]] @ Ls[k].T)
+        out.append((u, var))
+    return out
