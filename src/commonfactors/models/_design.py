@@ -89,9 +89,15 @@ def _group_codes(clean: pd.DataFrame, factors: tuple) -> tuple[np.ndarray, pd.In
     if len(factors) == 1:
         codes, uniq = pd.factorize(clean[factors[0]], sort=False)
         return codes.astype(np.intp), pd.Index(uniq)
-    keys = pd.MultiIndex.from_frame(clean[list(factors)].astype(object))
-    codes, uniq = pd.factorize(keys, sort=False)
-    labels = pd.Index([":".join(map(str, t)) for t in uniq])
+    parts = [pd.factorize(clean[f], sort=False) for f in factors]
+    key = np.zeros(len(clean), dtype=np.int64)
+    for c, u in parts:
+        key = key * (len(u) + 1) + c
+    codes, _ = pd.factorize(key, sort=False)
+    first = np.zeros(codes.max() + 1, dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    vals = [np.asarray(u, dtype=object)[c[first]] for c, u in parts]
+    labels = pd.Index([":".join(map(str, t)) for t in zip(*vals, strict=True)])
     return codes.astype(np.intp), labels
 
 

@@ -83,7 +83,9 @@ class GeneralStats:
     c1: dict  # k -> (a, b, blocks (nb, p1, pk))
     c22: dict  # (k, m) -> (b, b', blocks)
     zgk: dict  # k -> (l_k, p_k, kk)
-    pairs: dict  # (k, m) -> (i, j) indices into c1[k], c1[m]
+    pairs: dict  # (k, m) -> (i, j, a, b_i, b_j): c1[k], c1[m] blocks sharing term-1 level a
+    s_rows: np.ndarray | None = None  # where each value of the Schur complement goes
+    s_cols: np.ndarray | None = None
 
     @property
     def k(self) -> int:
@@ -160,9 +162,29 @@ class GeneralStats:
                 pos = np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt)
                 ii = start_k[grp] + pos // nm[grp]
                 jj = start_m[grp] + pos % nm[grp]
-                pairs[(k, m)] = (ok[ii], om[jj])
-        return cls(n=n, p=X.shape[1], terms=tuple(layouts), gg=G.T @ G, zz1=zz1, zg1=zg1,
-                   c1=c1, c22=c22, zgk=zgk, pairs=pairs)
+                i_, j_ = ok[ii], om[jj]
+                pairs[(k, m)] = (i_, j_, c1[k][0][i_], c1[k][1][i_], c1[m][1][j_])
+        out = cls(n=n, p=X.shape[1], terms=tuple(layouts), gg=G.T @ G, zz1=zz1, zg1=zg1,
+                  c1=c1, c22=c22, zgk=zgk, pairs=pairs)
+        if K > 1:
+            rows, cols = [], []
+            for (m, k), (bm, bk, blk) in c22.items():
+                ri, ci = out.rest_index(m, bm), out.rest_index(k, bk)
+                shp = blk.shape
+                rows.append(np.broadcast_to(ri[:, :, None], shp).ravel())
+                cols.append(np.broadcast_to(ci[:, None, :], shp).ravel())
+                if m != k:
+                    shp_t = (shp[0], shp[2], shp[1])
+                    rows.append(np.broadcast_to(ci[:, :, None], shp_t).ravel())
+                    cols.append(np.broadcast_to(ri[:, None, :], shp_t).ravel())
+            for (k, m), (_i, _j, _a, bi, bj) in pairs.items():
+                ri, ci = out.rest_index(k, bi), out.rest_index(m, bj)
+                shp = (bi.size, layouts[k].p, layouts[m].p)
+                rows.append(np.broadcast_to(ri[:, :, None], shp).ravel())
+                cols.append(np.broadcast_to(ci[:, None, :], shp).ravel())
+            object.__setattr__(out, "s_rows", np.concatenate(rows))
+            object.__setattr__(out, "s_cols", np.concatenate(cols))
+        return out
 
     def split_theta(self, theta: np.ndarray) -> list[np.ndarray]:
         return [_build_l(theta[t.theta_start:t.theta_start + _n_theta(t.p)], t.p)
@@ -184,13 +206,27 @@ class GeneralStats:
         return (t.offset - self.q1) + levels[:, None] * t.p + np.arange(t.p)[None, :]
 
 
+_SORT_CACHE: dict = {}
+
+
 def _sum_by(codes: np.ndarray, m: int, vals: np.ndarray) -> np.ndarray:
     """Sum of ``vals`` (n, ...) over rows with the same code (0..m-1)."""
-    order = np.argsort(codes, kind="stable")
-    sc = codes[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+    hit = _SORT_CACHE.get(id(codes))
+    if hit is not None and hit[0] is codes:
+        _, order, starts, dest, ident = hit
+    else:
+        order = np.argsort(codes, kind="stable")
+        sc = codes[order]
+        starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+        dest = sc[starts]
+        ident = bool(starts.size == codes.size and np.array_equal(order, np.arange(codes.size)))
+        if len(_SORT_CACHE) > 256:
+            _SORT_CACHE.clear()
+        _SORT_CACHE[id(codes)] = (codes, order, starts, dest, ident)
+    if ident and dest.size == m:
+        return vals.copy()
     out = np.zeros((m,) + vals.shape[1:])
-    out[sc[starts]] = np.add.reduceat(vals[order], starts, axis=0)
+    out[dest] = np.add.reduceat(vals[order], starts, axis=0)
     return out
 
 
@@ -237,7 +273,6 @@ def _evaluate(stats: GeneralStats, theta: np.ndarray) -> _Parts:
     dense = q2 <= _DENSE_LIMIT
     A12, W = {}, {}
     h = np.zeros((q2, kk))
-    rows, cols, vals = [], [], []
     for k in range(1, K):
         a, b, blk = stats.c1[k]
         A12[k] = L1.T @ blk @ Ls[k]
@@ -247,26 +282,16 @@ def _evaluate(stats: GeneralStats, theta: np.ndarray) -> _Parts:
         contrib = np.swapaxes(W[k], 1, 2) @ R1[a]  # (nb, p_k, kk)
         Rk = Rk - _sum_by(b, stats.terms[k].levels, contrib)
         h[idx.ravel()] = Rk.reshape(-1, kk)
-    for (m, k), (bm, bk, blk) in stats.c22.items():
+    vals = []
+    for (m, k), (_bm, _bk, blk) in stats.c22.items():
         v = Ls[m].T @ blk @ Ls[k]
-        ri, ci = stats.rest_index(m, bm), stats.rest_index(k, bk)
-        rows.append(np.broadcast_to(ri[:, :, None], v.shape))
-        cols.append(np.broadcast_to(ci[:, None, :], v.shape))
-        vals.append(v)
+        vals.append(v.ravel())
         if m != k:
-            rows.append(np.broadcast_to(ci[:, :, None], v.shape[:1] + v.shape[2:] + v.shape[1:2]))
-            cols.append(np.broadcast_to(ri[:, None, :], v.shape[:1] + v.shape[2:] + v.shape[1:2]))
-            vals.append(np.swapaxes(v, 1, 2))
-    for (k, m), (i, j) in stats.pairs.items():
-        v = -(np.swapaxes(A12[k][i], 1, 2) @ W[m][j])  # (np, p_k, p_m)
-        ri = stats.rest_index(k, stats.c1[k][1][i])
-        ci = stats.rest_index(m, stats.c1[m][1][j])
-        rows.append(np.broadcast_to(ri[:, :, None], v.shape))
-        cols.append(np.broadcast_to(ci[:, None, :], v.shape))
-        vals.append(v)
-    rows = np.concatenate([r.ravel() for r in rows])
-    cols = np.concatenate([c.ravel() for c in cols])
-    vals = np.concatenate([v.ravel() for v in vals])
+            vals.append(np.swapaxes(v, 1, 2).ravel())
+    for (k, m), (i, j, _a, _bi, _bj) in stats.pairs.items():
+        vals.append((np.swapaxes(A12[k][i], 1, 2) @ W[m][j]).ravel() * -1.0)
+    vals = np.concatenate(vals)
+    rows, cols = stats.s_rows, stats.s_cols
     S = _scatter(rows, cols, vals, q2, dense)
     if dense:
         S[np.diag_indices(q2)] += 1.0
@@ -358,12 +383,24 @@ def _hess_fd(f, x, lb):
 
 
 def fit_general(stats: GeneralStats, reml: bool = True, theta0=None, *, maxiter: int = 1000) -> GeneralFit:
-    """Minimise the profiled deviance over theta (see module docstring)."""
+    """Minimise the profiled deviance over theta (see module docstring).
+
+    BLAS runs on one thread meanwhile (the blocks are small; thread hand-offs cost more than
+    the arithmetic on a loaded machine).
+    """
+    from ._nested_fit import _one_blas_thread
+
+    with _one_blas_thread():
+        return _fit_general(stats, reml, theta0, maxiter)
+
+
+def _fit_general(stats, reml, theta0, maxiter) -> GeneralFit:
     if stats.n - stats.p <= 0:
         raise EstimationError(f"`stats`: {stats.n} rows for {stats.p} fixed effects; need more rows.")
     lb = stats.lower_bounds()
     x0 = stats.theta0() if theta0 is None else np.maximum(np.asarray(theta0, dtype=float), lb)
     counter = [0]
+    analytic = stats.q2 <= _ANALYTIC_LIMIT
 
     def f(t):
         counter[0] += 1
@@ -371,6 +408,16 @@ def fit_general(stats: GeneralStats, reml: bool = True, theta0=None, *, maxiter:
         return v if np.isfinite(v) else 1e300
 
     def fg(t):
+        if analytic:
+            counter[0] += 1
+            try:
+                with np.errstate(all="ignore"):
+                    v, g = dev_grad(stats, t, reml)
+            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+                return 1e300, np.zeros_like(t)
+            if not np.isfinite(v) or not np.all(np.isfinite(g)):
+                return 1e300, np.zeros_like(t)
+            return v, g
         v = f(t)
         return v, _grad_fd(f, t, lb, v)
 
@@ -379,12 +426,12 @@ def fit_general(stats: GeneralStats, reml: bool = True, theta0=None, *, maxiter:
     n_iter, success, msg = 0, False, ""
     for _attempt in range(4):
         res = optimize.minimize(fg, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                                options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-7,
+                                options={"maxiter": maxiter, "ftol": 1e-12, "gtol": 1e-6,
                                          "maxls": 50})
         n_iter += int(res.nit)
         theta = np.maximum(res.x, lb)
         success, msg = bool(res.success), str(res.message)
-        theta = _polish(f, theta, lb)
+        theta = _polish(fg, theta, lb)
         dev = f(theta)
         restart = None
         for j in np.flatnonzero(diag & (theta <= 1e-8)):
@@ -397,11 +444,10 @@ def fit_general(stats: GeneralStats, reml: bool = True, theta0=None, *, maxiter:
         if restart is None:
             break
         x0 = restart
-    dev = f(theta)
-    g = _grad_fd(f, theta, lb, dev)
+    dev, g = fg(theta)
     gp = g.copy()
     gp[(theta <= lb + 1e-10) & (g > 0)] = 0.0
-    H = _hess_fd(f, theta, lb) if theta.size <= 30 else None
+    H = _hess(fg, theta, lb, g) if theta.size <= 40 else None
     gmax = _scaled_grad(gp, H)
     converged = bool(dev < 1e300 and gmax < GRAD_TOL)
     if not converged:
@@ -413,16 +459,34 @@ def fit_general(stats: GeneralStats, reml: bool = True, theta0=None, *, maxiter:
                       reml, converged, out.singular, n_iter, counter[0], gp, H, msg)
 
 
-def _polish(f, theta, lb, maxit: int = 6):
+def _hess(fg, x, lb, g0):
+    """Hessian by forward differences of the gradient (backward at a bound)."""
+    n = x.size
+    H = np.empty((n, n))
+    for j in range(n):
+        h = 1e-6 * max(1.0, abs(x[j]))
+        e = np.zeros_like(x)
+        e[j] = h
+        H[:, j] = (fg(x + e)[1] - g0) / h
+    return 0.5 * (H + H.T)
+
+
+def hessian_general(stats: GeneralStats, theta, reml: bool = True) -> np.ndarray:
+    """Hessian of the profiled deviance at ``theta`` (differences of the analytic gradient)."""
+    theta = np.asarray(theta, dtype=float)
+    fg = lambda t: dev_grad(stats, t, reml)  # noqa: E731
+    return _hess(fg, theta, stats.lower_bounds(), fg(theta)[1])
+
+
+def _polish(fg, theta, lb, maxit: int = 8):
     """Projected Newton steps on a difference Hessian (quadratic convergence near the optimum)."""
     x = theta.copy()
-    fx = f(x)
+    fx, g = fg(x)
     for _ in range(maxit):
-        g = _grad_fd(f, x, lb, fx)
         free = ~((x <= lb + 1e-10) & (g > 0))
-        if not free.any() or np.max(np.abs(g[free])) < max(1e-6, 1e-10 * abs(fx)):
+        if not free.any() or np.max(np.abs(g[free])) < 1e-9 * max(1.0, abs(fx)):
             break
-        H = _hess_fd(f, x, lb)[np.ix_(free, free)]
+        H = _hess(fg, x, lb, g)[np.ix_(free, free)]
         try:
             cH = np.linalg.cholesky(H)
         except np.linalg.LinAlgError:
@@ -430,18 +494,15 @@ def _polish(f, theta, lb, maxit: int = 6):
         step = np.zeros_like(x)
         step[free] = -np.linalg.solve(cH.T, np.linalg.solve(cH, g[free]))
         t = 1.0
-        for _ in range(8):
+        for _ in range(10):
             xn = np.maximum(x + t * step, lb)
-            fn = f(xn)
-            if fn <= fx:
+            fn, gn = fg(xn)
+            if fn <= fx + 1e-10:
                 break
             t *= 0.5
         else:
             break
-        if fx - fn < 1e-12 * max(1.0, abs(fx)):
-            x, fx = xn, fn
-            break
-        x, fx = xn, fn
+        x, fx, g = xn, fn, gn
     return x
 
 
@@ -508,10 +569,9 @@ def general_modes(stats: GeneralStats, fit: GeneralFit, condvar: bool = False) -
             v1 = v1 - _sum_by(a, t1.levels, (parts.W[k] @ vb[..., None])[..., 0])
         if condvar:
             Sinv = _s_solve(parts.Sfac, np.eye(stats.q2))
-            for (k, m), (i, j) in stats.pairs.items():
-                a = stats.c1[k][0][i]
-                ri = stats.rest_index(k, stats.c1[k][1][i])
-                ci = stats.rest_index(m, stats.c1[m][1][j])
+            for (k, m), (i, j, a, bi, bj) in stats.pairs.items():
+                ri = stats.rest_index(k, bi)
+                ci = stats.rest_index(m, bj)
                 blk = Sinv[ri[:, :, None], ci[:, None, :]]
                 var1 = var1 + _sum_by(a, t1.levels, parts.W[k][i] @ blk @ np.swapaxes(parts.W[m][j], 1, 2))
     out.append(((Ls[0] @ v1[..., None])[..., 0], fit.s2 * (Ls[0] @ var1 @ Ls[0].T) if condvar else None))
@@ -524,3 +584,90 @@ def general_modes(stats: GeneralStats, fit: GeneralFit, condvar: bool = False) -
             var = fit.s2 * (Ls[k] @ Sinv[idx[:, :, None], idx[:, None, :]] @ Ls[k].T)
         out.append((u, var))
     return out
+
+
+_ANALYTIC_LIMIT = 1500  # Schur complements up to this size get the analytic gradient
+
+
+def dev_grad(stats: GeneralStats, theta: np.ndarray, reml: bool = True):
+    """Profiled deviance and its analytic gradient in theta.
+
+    ``d dev / d theta_j = 2 <dLambda_j, C Lambda N - Z'G K Q'>`` with ``C = Z'Z``,
+    ``Q = A^{-1} R``, ``N = A^{-1} + Q K Q'`` and ``K`` as in :mod:`._nested` (``P^{-1}`` for REML
+    plus ``(nu / r2) c c'``, ``c = [-b, 1]``). Only the blocks of ``A^{-1}`` on the pattern of
+    ``C`` are needed (a selected inverse): the term-1 diagonal blocks, the term-1 x rest blocks
+    ``-A_11^{-1} A_12 S^{-1}`` and the rest x rest blocks of ``S^{-1}``.
+    """
+    from ._nested import _k_matrix
+
+    parts = _evaluate(stats, theta)
+    dev, r2, nu = _tail(stats, parts.logdet, parts.omega, reml)
+    Kmat = _k_matrix(parts.omega, stats.p, r2, nu, reml)
+    Ls = parts.Ls
+    terms = stats.terms
+    K = len(terms)
+    t1 = terms[0]
+    A1inv = parts.A1inv
+    Q1 = A1inv @ parts.R1  # (l1, p1, kk), corrected below
+    grads = []
+    if K == 1:
+        QK1 = Q1 @ Kmat
+        N11 = A1inv + QK1 @ np.swapaxes(Q1, 1, 2)
+        M1 = stats.zz1 @ Ls[0] @ N11 - stats.zg1 @ np.swapaxes(QK1, 1, 2)
+        grads.append(2.0 * M1.sum(0))
+    else:
+        q2 = stats.q2
+        Sinv = _s_solve(parts.Sfac, np.eye(q2))
+        kk = stats.k
+        # h (q2 x kk) again, and Q2 = S^{-1} h
+        h = np.zeros((q2, kk))
+        for k in range(1, K):
+            a, b, _ = stats.c1[k]
+            Rk = Ls[k].T @ stats.zgk[k]
+            Rk = Rk - _sum_by(b, terms[k].levels, np.swapaxes(parts.W[k], 1, 2) @ parts.R1[a])
+            h[stats.rest_index(k, np.arange(terms[k].levels)).ravel()] = Rk.reshape(-1, kk)
+        Q2 = Sinv @ h
+        Qk = {k: Q2[stats.rest_index(k, np.arange(terms[k].levels))] for k in range(1, K)}
+        for k in range(1, K):
+            a, b, _ = stats.c1[k]
+            Q1 = Q1 - _sum_by(a, t1.levels, parts.W[k] @ Qk[k][b])
+        # selected inverse: term-1 diagonal blocks and term-1 x rest blocks
+        A11sel = A1inv.copy()
+        WS = {}  # k -> (nb, p1, pk): A^{-1}[(1, a_i), (k, b_i)] for the c1[k] pattern
+        for k in range(1, K):
+            WS[k] = np.zeros(parts.W[k].shape)
+        for (k, m), (i, j, a, bi, bj) in stats.pairs.items():
+            ri = stats.rest_index(k, bi)
+            ci = stats.rest_index(m, bj)
+            blk = Sinv[ri[:, :, None], ci[:, None, :]]  # (np, pk, pm)
+            WkS = parts.W[k][i] @ blk  # (np, p1, pm)
+            A11sel = A11sel + _sum_by(a, t1.levels, WkS @ np.swapaxes(parts.W[m][j], 1, 2))
+            # A^{-1}_{12}[(1,a), (m, b_j)] = -sum_k W_k[i] Sinv[(k,b_i), (m,b_j)]
+            np.add.at(WS[m], j, -WkS)
+        QK1 = Q1 @ Kmat
+        N11 = A11sel + QK1 @ np.swapaxes(Q1, 1, 2)
+        M1 = stats.zz1 @ Ls[0] @ N11 - stats.zg1 @ np.swapaxes(QK1, 1, 2)
+        Mk = {k: -(stats.zgk[k] @ np.swapaxes(Qk[k] @ Kmat, 1, 2)) for k in range(1, K)}
+        for k in range(1, K):
+            a, b, blk = stats.c1[k]
+            # N[(k,b),(1,a)] = A^{-1}[(k,b),(1,a)] + Qk[b] K Q1[a]'
+            N_k1 = np.swapaxes(WS[k], 1, 2) + Qk[k][b] @ Kmat @ np.swapaxes(Q1[a], 1, 2)
+            M1 = M1 + _sum_by(a, t1.levels, blk @ Ls[k] @ N_k1)
+            Mk[k] = Mk[k] + _sum_by(b, terms[k].levels,
+                                    np.swapaxes(blk, 1, 2) @ Ls[0] @ np.swapaxes(N_k1, 1, 2))
+        for (m, k), (bm, bk, blk) in stats.c22.items():
+            ri, ci = stats.rest_index(m, bm), stats.rest_index(k, bk)
+            N_mk = Sinv[ri[:, :, None], ci[:, None, :]] + Qk[m][bm] @ Kmat @ np.swapaxes(Qk[k][bk], 1, 2)
+            # C[(k,b),(m,b')] Lm N[(m,b'),(k,b)] to Mk; for m != k also the transpose to Mm
+            Mk[k] = Mk[k] + _sum_by(bk, terms[k].levels, np.swapaxes(blk, 1, 2) @ Ls[m] @ N_mk)
+            if m != k:
+                Mk[m] = Mk[m] + _sum_by(bm, terms[m].levels,
+                                        blk @ Ls[k] @ np.swapaxes(N_mk, 1, 2))
+        grads.append(2.0 * M1.sum(0))
+        for k in range(1, K):
+            grads.append(2.0 * Mk[k].sum(0))
+    out = []
+    for t, Gt in zip(terms, grads, strict=True):
+        r, c = _tri_index(t.p)
+        out.append(Gt[r, c])
+    return float(dev), np.concatenate(out)
