@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import commonfactors as cf
-from commonfactors import _general
+from commonfactors.models import _general
 from commonfactors.models import ConvergenceWarning
 
 
