@@ -153,3 +153,33 @@ def test_forced_general_on_a_nested_model_matches_nested():
     assert b.loglik == pytest.approx(a.loglik, abs=1e-6)
     ra, rb = a.ranef(), b.ranef()
     np.testing.assert_allclose(rb["client"].sort_index(), ra["client"].sort_index(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("formula", ["y ~ session + x + (1 | client) + (1 | rater)",
+                                     "y ~ session + x + (1 | clinic/therapist/client)",
+                                     "y ~ session + x + (1 | therapist) + (1 + session | client)"])
+def test_inference_adapter_members(formula):
+    from commonfactors.models._adapter import adapter
+
+    fit = _fit(_crossed(5), formula)
+    a = adapter(fit)
+    # profiled deviance at the optimum is the fit's; sigma given at its estimate gives the same
+    assert a.deviance_at(a.theta) == pytest.approx(fit.deviance, abs=1e-8)
+    assert a.deviance_at(a.theta, a.sigma) == pytest.approx(fit.deviance, abs=1e-8)
+    assert a.deviance_at(a.theta, 1.1 * a.sigma) > fit.deviance
+    np.testing.assert_allclose(a.vcov_at(a.theta, a.sigma), fit.fixed_cov, rtol=1e-10)
+    assert a.theta_lower.size == a.theta.size == sum(len(t) * (len(t) + 1) // 2 for _, t in a.theta_blocks)
+    # the row blocks rebuild the ML deviance in dense algebra (1e-6: dense inverse)
+    ml = a.refit_ml()
+    b = adapter(ml)
+    T = [ml.random_cov[g].to_numpy() for g, _ in b.theta_blocks]
+    r = ml.y.to_numpy() - ml.X.to_numpy() @ ml.fixed.to_numpy()
+    dev = ml.n_obs * np.log(2 * np.pi)
+    for idx, (Xb, Zs) in zip(b.block_rows(), b.row_blocks(), strict=True):
+        np.testing.assert_array_equal(Xb, ml.X.to_numpy()[idx])
+        V = ml.residual_variance * np.eye(idx.size)
+        for Zb, Tk in zip(Zs, T, strict=True):
+            V += Zb @ np.kron(np.eye(Zb.shape[1] // Tk.shape[0]), Tk) @ Zb.T
+        dev += np.linalg.slogdet(V)[1] + r[idx] @ np.linalg.solve(V, r[idx])
+    assert dev == pytest.approx(ml.deviance, abs=1e-6)
+    assert ml.reml is False and b.refit_ml() is ml

@@ -300,6 +300,18 @@ def fit_mixed(
         d = _design(data, formula, frame, missing)
     finally:
         del frame
+    return _fit_design(d, formula, engine, reml)
+
+
+def _refit(fit: MixedFit, reml: bool) -> MixedFit:
+    """The same model on the same rows with another criterion (anova's REML -> ML rule)."""
+    d = _design(fit.data, fit.formula, fit.context, "raise")
+    d["n_dropped"] = fit.n_dropped
+    d["warnings"] = [w for w in fit.warnings if w.startswith("dropped ")]
+    return _fit_design(d, fit.formula, fit.engine, reml)
+
+
+def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
     if engine == "auto":
         engine = "nested" if d["nested"] else "general"
     if engine == "nested" and not d["nested"]:
