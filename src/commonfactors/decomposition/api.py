@@ -386,6 +386,11 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     if not isinstance(data_or_fit, pd.DataFrame):
         from ..models.mixed import MixedFit
 
+        if isinstance(data_or_fit, MixedFit) and data_or_fit.engine == "general":
+            from ._general import decompose_general
+
+            return decompose_general(data_or_fit, factors, n_boot=n_boot, ci=ci, seed=seed,
+                                     level=level, session=session)
         if isinstance(data_or_fit, MixedFit):
             from ._from_fit import problem_from_fit
 

@@ -671,3 +671,15 @@ def dev_grad(stats: GeneralStats, theta: np.ndarray, reml: bool = True):
         r, c = _tri_index(t.p)
         out.append(Gt[r, c])
     return float(dev), np.concatenate(out)
+
+
+def select_columns(stats: GeneralStats, cols) -> GeneralStats:
+    """The same cross-products with only the fixed columns ``cols`` (indices into X)."""
+    from dataclasses import replace
+
+    cols = np.asarray(cols, dtype=int).reshape(-1)
+    if cols.size and (cols.min() < 0 or cols.max() >= stats.p):
+        raise EstimationError(f"`cols`: expecting indices in 0..{stats.p - 1}; got {cols.tolist()}.")
+    g = np.r_[cols, stats.p]
+    return replace(stats, p=int(cols.size), gg=stats.gg[np.ix_(g, g)], zg1=stats.zg1[:, :, g],
+                   zgk={k: v[:, :, g] for k, v in stats.zgk.items()})
