@@ -233,21 +233,27 @@ def fit_mixed(
     engine: Engine = "auto",
     missing: Missing = "drop",
 ) -> MixedFit:
-    """Fit a linear mixed model with one or two nested grouping factors.
+    """Fit a linear mixed model written in lme4's notation.
 
     Parameters
     ----------
     data : pandas.DataFrame
         Long data, one row per observation (not modified).
     formula : str
-        lme4 notation: fixed part as in R/patsy, random terms ``(1 | g)``, ``(1 + x | g)``,
-        ``(0 + x | g)``, ``(x | g)``; at most two grouping factors, nested (detected from the
-        data, ids unique across outer groups).
+        lme4 notation. Fixed part as in R/patsy (read by formulaic): ``C(arm, Treatment("TAU"))``,
+        ``I(session**2)``, ``poly(x, 2)``, ``np.log(x)``, ``bs(x, df=4)``, ``a * b``, ``a:b``,
+        ``- x``, ``0 +``, ``Q("a column")``; names not in ``data`` are looked up where
+        ``fit_mixed`` is called. Random terms: ``(1 | g)``, ``(1 + x | g)``, ``(0 + x | g)``,
+        ``(x || g)`` (uncorrelated), ``(1 | a/b)`` (nested: ``a`` and ``b:a``), ``(1 | a:b)``,
+        several terms per factor, any number of nested or crossed grouping factors.
     reml : bool
         REML (default) or ML.
-    engine : {"auto", "fast", "statsmodels"}
-        ``"fast"`` (= ``"auto"``): profiled (RE)ML on per-cluster sufficient statistics;
-        ``"statsmodels"``: statsmodels MixedLM as a reference.
+    engine : {"auto", "nested", "general", "statsmodels"}
+        ``"auto"``: the nested sufficient-statistics engine when the random part has one or two
+        nested grouping factors with one term each, the general engine otherwise. ``"nested"``
+        (alias ``"fast"``), ``"general"`` (penalized least squares with a block-sparse
+        Cholesky, any random part) or ``"statsmodels"`` (MixedLM, a reference for the
+        nested shapes). ``fit.engine`` says which ran.
     missing : {"drop", "raise"}
         Drop rows with a missing value in a used column (counted in ``n_dropped``) or raise.
 
@@ -260,16 +266,23 @@ def fit_mixed(
     ColumnError
         A column is missing or the outcome is not numeric; missing values with ``missing="raise"``.
     ModelSpecError
-        Unsupported formula, collinear fixed predictors, too many random effects.
+        A formula that cannot be read (the message says which part and what lme4 accepts),
+        an unknown function, collinear fixed predictors, too many random effects, or a random
+        part the chosen engine cannot take.
     DataValidationError
-        Fewer than 2 groups, or crossed (non-nested) grouping factors.
+        Fewer than 2 groups of a grouping factor.
 
     Notes
     -----
-    The fast engine minimises lme4's profiled deviance (Bates et al. 2015) computed from
-    per-cluster cross-products, so its cost after one pass over the rows does not depend on the
-    number of rows. A failed optimisation is never hidden: ``converged=False``, a warning string,
-    and a :class:`ConvergenceWarning`.
+    Both engines minimise lme4's profiled deviance (Bates et al. 2015) with lower bounds 0 on
+    the diagonals of the relative Cholesky factors. The nested engine works on per-cluster
+    cross-products, so its cost after one pass over the rows does not depend on the number of
+    rows; the general engine works on the cross-products ``Z'Z``, ``Z'X``, ``X'X`` with an
+    analytic gradient. Nothing is hidden: a failed optimisation gives ``converged=False``, a
+    warning string and a :class:`ConvergenceWarning`; a boundary fit gives ``singular=True``;
+    a direction of ``theta`` along which the deviance is flat (a variance the data do not
+    determine) gives ``identified=False``, ``converged=False`` and names the parameters in
+    ``flat_parameters``.
 
     References
     ----------
@@ -288,6 +301,12 @@ def fit_mixed(
     >>> fit = fit_mixed(df, "y ~ x + (1 | g)")
     >>> round(float(fit.fixed["x"]), 2)
     0.55
+    >>> fit.engine
+    'nested'
+    >>> df["rater"] = np.tile(np.arange(4), 25)
+    >>> crossed = fit_mixed(df, "y ~ x + (1 | g) + (1 | rater)")
+    >>> crossed.engine, sorted(crossed.random_cov)
+    ('general', ['g', 'rater'])
     """
     check_option("engine", engine, ("auto", "nested", "general", "statsmodels", "fast"))
     check_option("missing", missing, ("drop", "raise"))
