@@ -105,7 +105,7 @@ def test_general_fit_is_the_gls_optimum(formula, reml):
 
 def test_analytic_gradient_matches_differences():
     df = _crossed(1)
-    fit = _fit(df, "y ~ session + x + (1 + session | client) + (1 | rater) + (1 + session | therapist)")
+    fit = _fit(df, "y ~ session + x + (1 + session || client) + (1 | rater) + (1 + session | therapist)")
     st = fit.stats
     theta = fit.theta + np.linspace(0.05, 0.3, fit.theta.size)
     for reml in (True, False):

@@ -57,10 +57,25 @@ _DENSE_LIMIT = 3000  # Schur complements up to this size are factorised densely
 
 @dataclass(frozen=True)
 class TermLayout:
+    """One elimination block: the random terms of one grouping factor, side by side.
+
+    Terms on the same factor (``(1 | g) + (0 + x | g)``, ``(x || g)``) share the levels, so
+    they are handled as one block whose relative factor is block diagonal; ``lmap`` says which
+    theta element fills which entry of that factor (rows, cols, theta index).
+    """
+
     label: str
-    p: int  # columns of the term
+    p: int  # columns of the block
     levels: int
-    offset: int  # first column of the term in Z (after ordering)
+    offset: int  # first column of the block in Z (after ordering)
+    lmap: tuple  # (rows, cols, theta indices)
+    members: tuple = ()  # indices of the random terms (as given) in this block, in column order
+
+
+@dataclass(frozen=True)
+class OrigTerm:
+    label: str
+    p: int
     theta_start: int
 
 
@@ -76,7 +91,8 @@ class GeneralStats:
 
     n: int
     p: int
-    terms: tuple  # TermLayout, in lme4 order
+    terms: tuple  # TermLayout per grouping factor, most levels first
+    orig: tuple  # OrigTerm per random term as given (theta's order)
     gg: np.ndarray
     zz1: np.ndarray  # (l1, p1, p1)
     zg1: np.ndarray  # (l1, p1, k)
@@ -93,7 +109,7 @@ class GeneralStats:
 
     @property
     def n_theta(self) -> int:
-        return sum(_n_theta(t.p) for t in self.terms)
+        return sum(_n_theta(t.p) for t in self.orig)
 
     @property
     def q1(self) -> int:
@@ -122,13 +138,38 @@ class GeneralStats:
         kk = G.shape[1]
         Zs = [np.asarray(Z, dtype=float).reshape(n, -1) for Z in Zs]
         codes = [np.asarray(c, dtype=np.intp).reshape(-1) for c in codes]
-        layouts = []
-        off = th = 0
-        for Zk, ck, lab in zip(Zs, codes, labels, strict=True):
-            lk, pk = int(ck.max()) + 1, Zk.shape[1]
-            layouts.append(TermLayout(lab, pk, lk, off, th))
-            off += lk * pk
-            th += _n_theta(pk)
+        orig, th = [], 0
+        for Zk, lab in zip(Zs, labels, strict=True):
+            orig.append(OrigTerm(lab, Zk.shape[1], th))
+            th += _n_theta(Zk.shape[1])
+        # one block per grouping factor (terms with identical groups), most levels first
+        members: list[list[int]] = []
+        for j, cj in enumerate(codes):
+            for mem in members:
+                if codes[mem[0]].max() == cj.max() and np.array_equal(codes[mem[0]], cj):
+                    mem.append(j)
+                    break
+            else:
+                members.append([j])
+        members.sort(key=lambda mem: -(int(codes[mem[0]].max()) + 1))
+        layouts, bZ, bcodes = [], [], []
+        off = 0
+        for mem in members:
+            rows_, cols_, idx_ = [], [], []
+            o = 0
+            for j in mem:
+                r, c = _tri_index(orig[j].p)
+                rows_.append(r + o)
+                cols_.append(c + o)
+                idx_.append(orig[j].theta_start + np.arange(r.size))
+                o += orig[j].p
+            lk = int(codes[mem[0]].max()) + 1
+            lmap = (np.concatenate(rows_), np.concatenate(cols_), np.concatenate(idx_))
+            layouts.append(TermLayout("+".join(labels[j] for j in mem), o, lk, off, lmap, tuple(mem)))
+            off += lk * o
+            bZ.append(np.column_stack([Zs[j] for j in mem]))
+            bcodes.append(codes[mem[0]])
+        Zs, codes = bZ, bcodes
         t1 = layouts[0]
         zz1 = _sum_by(codes[0], t1.levels, Zs[0][:, :, None] * Zs[0][:, None, :])
         zg1 = _sum_by(codes[0], t1.levels, Zs[0][:, :, None] * G[:, None, :])
@@ -164,8 +205,8 @@ class GeneralStats:
                 jj = start_m[grp] + pos % nm[grp]
                 i_, j_ = ok[ii], om[jj]
                 pairs[(k, m)] = (i_, j_, c1[k][0][i_], c1[k][1][i_], c1[m][1][j_])
-        out = cls(n=n, p=X.shape[1], terms=tuple(layouts), gg=G.T @ G, zz1=zz1, zg1=zg1,
-                  c1=c1, c22=c22, zgk=zgk, pairs=pairs)
+        out = cls(n=n, p=X.shape[1], terms=tuple(layouts), orig=tuple(orig), gg=G.T @ G,
+                  zz1=zz1, zg1=zg1, c1=c1, c22=c22, zgk=zgk, pairs=pairs)
         if K > 1:
             rows, cols = [], []
             for (m, k), (bm, bk, blk) in c22.items():
@@ -187,12 +228,22 @@ class GeneralStats:
         return out
 
     def split_theta(self, theta: np.ndarray) -> list[np.ndarray]:
-        return [_build_l(theta[t.theta_start:t.theta_start + _n_theta(t.p)], t.p)
-                for t in self.terms]
+        """Relative factor of each elimination block."""
+        out = []
+        for t in self.terms:
+            L = np.zeros((t.p, t.p))
+            r, c, i = t.lmap
+            L[r, c] = theta[i]
+            out.append(L)
+        return out
+
+    def term_factors(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Relative factor of each random term as given (theta's order)."""
+        return [_build_l(theta[t.theta_start:t.theta_start + _n_theta(t.p)], t.p) for t in self.orig]
 
     def lower_bounds(self) -> np.ndarray:
         out = []
-        for t in self.terms:
+        for t in self.orig:
             r, c = _tri_index(t.p)
             out.append(np.where(r == c, 0.0, -np.inf))
         return np.concatenate(out)
@@ -533,7 +584,7 @@ def evaluate_general(stats: GeneralStats, theta, reml: bool = True) -> GeneralFi
         vcov = s2 * Pinv
     else:
         beta, vcov = np.zeros(0), np.zeros((0, 0))
-    Ls = stats.split_theta(theta)
+    Ls = stats.term_factors(theta)
     T = tuple(s2 * L @ L.T for L in Ls)
     sing = bool(np.any(np.concatenate([np.diag(L) for L in Ls]) < SINGULAR_TOL))
     return GeneralFit(beta, vcov, s2, theta, T, float(-dev / 2), float(dev), reml, True, sing,
@@ -541,7 +592,25 @@ def evaluate_general(stats: GeneralStats, theta, reml: bool = True) -> GeneralFi
 
 
 def general_modes(stats: GeneralStats, fit: GeneralFit, condvar: bool = False) -> list:
-    """Conditional modes per term: list of ((levels, p_k) modes, conditional covariances or None).
+    """Conditional modes per random term (as given): list of ((levels, p_k), covariances or None).
+
+    ``u = Lambda v`` with ``A v = Lambda'Z'(y - X b)``; the conditional covariance of ``u`` is
+    ``s2 Lambda A^{-1} Lambda'`` (lme4's ``condVar``, fixed effects treated as known).
+    """
+    blocks = _block_modes(stats, fit, condvar)
+    out = [None] * len(stats.orig)
+    for t, (u, var) in zip(stats.terms, blocks, strict=True):
+        o = 0
+        for j in t.members:
+            pj = stats.orig[j].p
+            sl = slice(o, o + pj)
+            out[j] = (u[:, sl], None if var is None else var[:, sl, sl])
+            o += pj
+    return out
+
+
+def _block_modes(stats: GeneralStats, fit: GeneralFit, condvar: bool = False) -> list:
+    """Conditional modes per elimination block (see :func:`general_modes`).
 
     ``u = Lambda v`` with ``A v = Lambda'Z'(y - X b)``; the conditional covariance of ``u`` is
     ``s2 Lambda A^{-1} Lambda'`` (lme4's ``condVar``, fixed effects treated as known).
@@ -643,7 +712,7 @@ def dev_grad(stats: GeneralStats, theta: np.ndarray, reml: bool = True):
             WkS = parts.W[k][i] @ blk  # (np, p1, pm)
             A11sel = A11sel + _sum_by(a, t1.levels, WkS @ np.swapaxes(parts.W[m][j], 1, 2))
             # A^{-1}_{12}[(1,a), (m, b_j)] = -sum_k W_k[i] Sinv[(k,b_i), (m,b_j)]
-            np.add.at(WS[m], j, -WkS)
+            WS[m] = WS[m] - _sum_by(j, WS[m].shape[0], WkS)
         QK1 = Q1 @ Kmat
         N11 = A11sel + QK1 @ np.swapaxes(Q1, 1, 2)
         M1 = stats.zz1 @ Ls[0] @ N11 - stats.zg1 @ np.swapaxes(QK1, 1, 2)
@@ -666,11 +735,11 @@ def dev_grad(stats: GeneralStats, theta: np.ndarray, reml: bool = True):
         grads.append(2.0 * M1.sum(0))
         for k in range(1, K):
             grads.append(2.0 * Mk[k].sum(0))
-    out = []
+    out = np.zeros(stats.n_theta)
     for t, Gt in zip(terms, grads, strict=True):
-        r, c = _tri_index(t.p)
-        out.append(Gt[r, c])
-    return float(dev), np.concatenate(out)
+        r, c, i = t.lmap
+        out[i] = Gt[r, c]
+    return float(dev), out
 
 
 def select_columns(stats: GeneralStats, cols) -> GeneralStats:
