@@ -312,6 +312,12 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     data_or_fit : DataFrame
         Canonical long data (one row per session: therapist, client, session, outcome and the
         factor columns), e.g. ``cf.simulate(...).data`` or ``cf.read_sessions(...)``.
+        Or a :class:`commonfactors.MixedFit` of a model you specified: with a fit of the general
+        engine (three or more levels, several terms per factor, crossed factors) the Rights &
+        Sterba components are given per level (``f1 .. f{L+1}``, ``m_<factor>``,
+        ``within_<innermost>``, ``between_<factor>``; total measures only for crossed
+        factors), the intervals come from a cluster bootstrap over the outermost factor, and
+        shares of mean improvement are not computed.
     factors : dict
         ``{group: [columns]}``, at least two groups, a column in one group only. The group
         ``extra_therapeutic`` is treated as outside therapy (``share_therapy_variance``) and
