@@ -80,7 +80,9 @@ def test_four_levels_components_and_identities():
                                      "extra_therapeutic": ["session_w"]}, n_boot=0)
     c = res.components.set_index(["component", "measure"]).estimate
     levels = ["f1", "f2", "f3", "f4"]
-    labels = [i["label"] for i in fit.random_terms]  # client:(therapist:clinic), therapist:clinic, clinic
+    # components are named by each factor's innermost variable (lme4 labels client:(therapist:clinic)...)
+    labels = ["client", "therapist", "clinic"]
+    lme4_labels = [i["label"] for i in fit.random_terms]
     # f splits exactly over the level-pure columns (exact arithmetic, orthogonal parts)
     assert sum(c[(f, "variance")] for f in levels) == pytest.approx(c[("f", "variance")], rel=1e-9)
     parts = ["f", "v", "residual"] + [f"m_{g}" for g in labels]
@@ -92,8 +94,8 @@ def test_four_levels_components_and_identities():
         assert c[(f"f{k}", f"between_{g}")] + c[(f"m_{g}", f"between_{g}")] == pytest.approx(1.0, abs=1e-12)
     # m per level = that level's intercept variance (the decomposition refits the full model
     # from the fit's optimum: equal to optimiser precision)
-    for g in labels:
-        assert c[(f"m_{g}", "variance")] == pytest.approx(fit.random_cov[g].iloc[0, 0], rel=1e-6)
+    for g, lab in zip(labels, lme4_labels, strict=True):
+        assert c[(f"m_{g}", "variance")] == pytest.approx(fit.random_cov[lab].iloc[0, 0], rel=1e-6)
     t = res.table.set_index(["factor", "estimand"]).estimate
     shares = t[[("relationship", "share_total_variance"), ("extra_therapeutic", "share_total_variance")]]
     assert shares.sum() == pytest.approx(t[("model", "r2_marginal")] - res.subsets.r2m.iloc[0], abs=1e-12)

@@ -40,15 +40,34 @@ THERAPY_EXCLUDE = "extra_therapeutic"
 
 def factor_chain(fit):
     """Grouping factors (group label, codes, levels) ordered inner -> outer, and nestedness."""
-    seen = {}
+    seen, short = {}, {}
     for info in fit.random_terms:
         g = info["group"]
         if g not in seen:
             codes = pd.factorize(fit.ids[g], sort=False)[0].astype(np.intp)
-            seen[g] = (g, codes, int(codes.max()) + 1)
-    chain = sorted(seen.values(), key=lambda t: -t[2])
+            seen[g] = [g, codes, int(codes.max()) + 1]
+            short[g] = info["factors"][-1]
+    # name a factor by its innermost variable (client for clinic/therapist/client) when that
+    # is unambiguous, else by lme4's label
+    names = list(short.values())
+    for g, item in seen.items():
+        item[0] = short[g] if names.count(short[g]) == 1 else g
+    chain = sorted((tuple(v) for v in seen.values()), key=lambda t: -t[2])
     nested = all(_nested_in(chain[k][1], chain[k + 1][1]) for k in range(len(chain) - 1))
     return chain, nested
+
+
+def _group_order(fit) -> list:
+    return list(dict.fromkeys(i["group"] for i in fit.random_terms))
+
+
+def _chain_by_group(fit, chain):
+    """The chain entries in the order of :func:`_group_order` (matched by their codes' size)."""
+    out = []
+    for g in _group_order(fit):
+        codes = pd.factorize(fit.ids[g], sort=False)[0]
+        out.append(next(c for c in chain if c[2] == int(codes.max()) + 1 and np.array_equal(c[1], codes)))
+    return out
 
 
 def _nested_in(inner, outer) -> bool:
@@ -106,9 +125,11 @@ class _Model:
         self.names = names
         self.col_group = assign_columns(names, factors, session)
         X = fit.X.to_numpy(dtype=float)
-        self.moments = moments(X, [fit.Z[i["label"]].to_numpy(dtype=float) for i in fit.random_terms],
-                               [i["group"] for i in fit.random_terms])
         self.chain, self.nested = factor_chain(fit)
+        self.name_of = dict(zip(_group_order(fit), (c[0] for c in _chain_by_group(fit, self.chain)),
+                                strict=True))
+        self.moments = moments(X, [fit.Z[i["label"]].to_numpy(dtype=float) for i in fit.random_terms],
+                               [self.name_of[i["group"]] for i in fit.random_terms])
         levels = classify(X, self.chain, self.nested)
         self.col_level = np.array(["" if n == "Intercept" else lv for n, lv in zip(names, levels, strict=True)])
         self.level_pure = bool(self.nested and np.all(self.col_level[self.col_level != ""] != "f")
@@ -251,7 +272,7 @@ def _replicate_stats(model: _Model, rng):
         codes.append(pd.factorize(key, sort=False)[0])
         Zs.append(fit.Z[info["label"]].to_numpy(dtype=float)[rows])
     st = GE.GeneralStats.from_arrays(X, y, Zs, codes, [i["label"] for i in fit.random_terms])
-    return st, moments(X, Zs, [i["group"] for i in fit.random_terms])
+    return st, moments(X, Zs, [model.name_of[i["group"]] for i in fit.random_terms])
 
 
 def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, notes=()):
