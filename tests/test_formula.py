@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import commonfactors as cf
-from commonfactors.models._formula import parse_formula
 from commonfactors.errors import ColumnError, ModelSpecError
 from commonfactors.models import ConvergenceWarning
+from commonfactors.models._formula import parse_formula
 
 
 def _data(seed=0):

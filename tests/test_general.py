@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 import commonfactors as cf
-from commonfactors.models import _general
-from commonfactors.models import ConvergenceWarning
+from commonfactors.models import ConvergenceWarning, _general
 
 
 def _crossed(seed=0, n_c=30, n_r=6):
@@ -91,7 +90,7 @@ def test_general_fit_is_the_gls_optimum(formula, reml):
     re = fit.ranef(condvar=True)
     start = 0
     _, _, blocks = _dense(fit)
-    for info, (Wk, labels, pk) in zip(fit.random_terms, blocks, strict=True):
+    for info, (_Wk, labels, pk) in zip(fit.random_terms, blocks, strict=True):
         uk = u[start:start + len(labels) * pk].reshape(len(labels), pk)
         sk = np.sqrt(np.diag(cv)[start:start + len(labels) * pk]).reshape(len(labels), pk)
         got = re[info["label"]]

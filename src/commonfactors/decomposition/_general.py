@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError
-from ..models import _general as GE
+from ..models import general as GE
 from .shapley import all_subsets, commonality, shapley_values
 
 THERAPY_EXCLUDE = "extra_therapeutic"

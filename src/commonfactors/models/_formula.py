@@ -207,7 +207,7 @@ def _expand_groups(spec: str, term: str) -> list[tuple]:
 
 def _balanced(s: str) -> bool:
     d = 0
-    for _, ch, depth in _scan(s):
+    for _, ch, _depth in _scan(s):
         if ch == "(":
             d += 1
         elif ch == ")":

@@ -23,10 +23,13 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+
 from .._validation import check_columns, check_option
 from ..errors import ColumnError, ModelSpecError
-from . import _general, _nested
+from . import _nested
+from . import general as _general
 from ._design import _design, _fit_statsmodels
+from ._identify import flat_directions, theta_labels
 
 __all__ = ["fit_mixed", "MixedFit", "disaggregate", "lag_within", "ConvergenceWarning"]
 
@@ -359,57 +362,6 @@ def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
     return _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn)
 
 
-def _flat_directions(engine, stats, core, reml, labels) -> list[str]:
-    """Parameters of theta along which the deviance is flat (lme4's eigenvalue-ratio check).
-
-    The Hessian of the profiled deviance over the parameters off their bounds; an eigenvalue
-    below 1e-6 times the largest (lme4's ``check.conv.hess`` ratio) is a direction the data do
-    not determine. Returns the labels of the parameters that load on such directions.
-    """
-    theta = np.asarray(core.theta, dtype=float)
-    if engine == "nested":
-        from ._nested_fit import hessian_at
-
-        H = hessian_at(stats, theta, reml)
-    else:
-        H = core.hessian
-    if H is None or not np.all(np.isfinite(H)):
-        return []
-    lb = stats.lower_bounds() if engine == "general" else _nested_lb(stats)
-    free = ~(theta <= lb + 1e-8)
-    if free.sum() == 0:
-        return []
-    Hf = H[np.ix_(free, free)]
-    w, V = np.linalg.eigh(0.5 * (Hf + Hf.T))
-    top = max(float(np.abs(w).max()), 1e-300)
-    flat = []
-    idx = np.flatnonzero(free)
-    for j in np.flatnonzero(np.abs(w) < 1e-6 * top):
-        for i in np.flatnonzero(np.abs(V[:, j]) > 0.3):
-            flat.append(labels[idx[i]])
-    return list(dict.fromkeys(flat))
-
-
-def _nested_lb(stats) -> np.ndarray:
-    from ._nested_fit import _lower_bounds
-
-    return _lower_bounds(stats)
-
-
-def _theta_labels(d, engine) -> list[str]:
-    """One label per theta element: 'group: term' (diagonal) or 'group: term1~term2'."""
-    if engine == "general":
-        order = [t["label"] for t in d["terms"]]
-    else:
-        order = [g for g in (d["inner"], d["outer"]) if g]
-    out = []
-    for g in order:
-        cols = list(d["Z"][g].columns)
-        r, c = _nested._tri_index(len(cols))
-        out += [f"{g}: {cols[a]}" if a == b else f"{g}: {cols[b]}~{cols[a]}" for a, b in zip(r, c, strict=True)]
-    return out
-
-
 def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
     X = d["X"]
     names = list(X.columns)
@@ -433,7 +385,7 @@ def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
     converged = bool(core.converged)
     flat: list[str] = []
     if engine != "statsmodels":
-        flat = _flat_directions(engine, stats, core, reml, _theta_labels(d, engine))
+        flat = flat_directions(engine, stats, core, reml, theta_labels(d, engine))
     if flat:
         converged = False
         msgs.append(
