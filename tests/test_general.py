@@ -196,3 +196,13 @@ def test_autism_sicdegp_random_and_fixed_is_flagged(engine):
     assert fit.engine == engine
     assert not fit.converged and not fit.identified
     assert fit.flat_parameters == ("sicdegp: Intercept",)
+
+
+def test_fit_carries_the_inference_protocol():
+    fit = _fit(_crossed(6), "y ~ session + x + (1 | therapist) + (1 + session | client)")
+    assert fit.engine == "nested"
+    assert fit.deviance_at(fit.theta) == pytest.approx(fit.deviance, abs=1e-8)
+    assert fit.deviance_at(fit.theta, fit.sigma) == pytest.approx(fit.deviance, abs=1e-8)
+    np.testing.assert_allclose(fit.vcov_at(fit.theta, fit.sigma), fit.fixed_cov, rtol=1e-10)
+    assert [g for g, _ in fit.theta_blocks] == ["client", "therapist"]
+    assert fit.refit_ml().reml is False

@@ -28,6 +28,7 @@ from .._validation import check_columns, check_option
 from ..errors import ColumnError, ModelSpecError
 from . import _nested
 from . import general as _general
+from ._adapter import adapter
 from ._design import _design, _fit_statsmodels
 from ._identify import flat_directions, theta_labels
 
@@ -163,10 +164,6 @@ class MixedFit:
             out[name] = df.sort_index()
         return out
 
-    @property
-    def _levels(self) -> dict:
-        return {g: pd.Index(pd.unique(self.ids[g])) for g in self.ids.columns}
-
     def predict(self, newdata: pd.DataFrame | None = None, *, random: bool = False) -> pd.Series:
         """Fixed-part predictions; ``random=True`` adds the BLUPs of known groups (0 otherwise)."""
         if newdata is None:
@@ -186,6 +183,41 @@ class MixedFit:
                 u = re[info["label"]][info["columns"]].reindex(pd.Index(key.to_numpy())).fillna(0.0)
                 pred = pred + np.sum(Zg * u.to_numpy(), axis=1)
         return pd.Series(pred, index=index, name="predicted")
+
+    # ------------------------------------------------------------------ inference protocol (models._adapter)
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation."""
+        return float(np.sqrt(self.residual_variance))
+
+    @property
+    def theta_blocks(self) -> list:
+        """(group, term names) per block of ``theta``, in theta's order."""
+        return self._protocol().theta_blocks
+
+    @property
+    def theta_lower(self) -> np.ndarray:
+        """Lower bounds of ``theta`` (0 on the diagonals of the relative factors)."""
+        return self._protocol().theta_lower
+
+    def deviance_at(self, theta, sigma=None, reml=None) -> float:
+        """-2 log-likelihood at ``theta`` and ``sigma`` (profiled over sigma when None)."""
+        return self._protocol().deviance_at(theta, sigma, reml)
+
+    def vcov_at(self, theta, sigma) -> np.ndarray:
+        """``sigma^2 (X'V*(theta)^{-1}X)^{-1}``: lme4's ``vcov`` at those parameters."""
+        return self._protocol().vcov_at(theta, sigma)
+
+    def row_blocks(self):
+        """Independent row blocks ``(X_b, [Z_b1, ...])`` of the marginal covariance."""
+        return self._protocol().row_blocks()
+
+    def refit_ml(self) -> MixedFit:
+        """The same model on the same rows refitted by ML (itself when already ML)."""
+        return self._protocol().refit_ml()
+
+    def _protocol(self):
+        return adapter(self)
 
     # ------------------------------------------------------------------ display
     def summary(self) -> str:
