@@ -258,6 +258,18 @@ class GeneralStats:
 _SORT_CACHE: dict = {}
 
 
+def _mm(a, b, *rest):
+    """Matrix product of (stacks of) matrices; an inner dimension of 1 is a broadcast product.
+
+    The blocks are often 1 x 1 (random intercepts), where NumPy's stacked matmul costs about
+    20 times an elementwise product.
+    """
+    out = a * b if (a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1) else a @ b
+    for c in rest:
+        out = _mm(out, c)
+    return out
+
+
 def _sum_by(codes: np.ndarray, m: int, vals: np.ndarray) -> np.ndarray:
     """Sum of ``vals`` (n, ...) over rows with the same code (0..m-1)."""
     hit = _SORT_CACHE.get(id(codes))
@@ -310,9 +322,9 @@ def _evaluate(stats: GeneralStats, theta: np.ndarray) -> _Parts:
     t1 = stats.terms[0]
     Ls = stats.split_theta(theta)
     L1 = Ls[0]
-    A1inv, logdet = _inv_small(L1.T @ stats.zz1 @ L1 + np.eye(t1.p))
-    R1 = L1.T @ stats.zg1  # (l1, p1, k)
-    AR1 = A1inv @ R1
+    A1inv, logdet = _inv_small(_mm(L1.T, stats.zz1, L1) + np.eye(t1.p))
+    R1 = _mm(L1.T, stats.zg1)  # (l1, p1, k)
+    AR1 = _mm(A1inv, R1)
     omega = stats.gg - R1.reshape(-1, kk).T @ AR1.reshape(-1, kk)
     parts = _Parts(logdet, omega, A1inv, Ls, R1)
     K = len(stats.terms)
@@ -324,21 +336,21 @@ def _evaluate(stats: GeneralStats, theta: np.ndarray) -> _Parts:
     h = np.zeros((q2, kk))
     for k in range(1, K):
         a, b, blk = stats.c1[k]
-        A12[k] = L1.T @ blk @ Ls[k]
-        W[k] = A1inv[a] @ A12[k]
+        A12[k] = _mm(L1.T, blk, Ls[k])
+        W[k] = _mm(A1inv[a], A12[k])
         idx = stats.rest_index(k, np.arange(stats.terms[k].levels))
-        Rk = Ls[k].T @ stats.zgk[k]  # (l_k, p_k, kk)
-        contrib = np.swapaxes(W[k], 1, 2) @ R1[a]  # (nb, p_k, kk)
+        Rk = _mm(Ls[k].T, stats.zgk[k])  # (l_k, p_k, kk)
+        contrib = _mm(np.swapaxes(W[k], 1, 2), R1[a])  # (nb, p_k, kk)
         Rk = Rk - _sum_by(b, stats.terms[k].levels, contrib)
         h[idx.ravel()] = Rk.reshape(-1, kk)
     vals = []
     for (m, k), (_bm, _bk, blk) in stats.c22.items():
-        v = Ls[m].T @ blk @ Ls[k]
+        v = _mm(Ls[m].T, blk, Ls[k])
         vals.append(v.ravel())
         if m != k:
             vals.append(np.swapaxes(v, 1, 2).ravel())
     for (k, m), (i, j, _a, _bi, _bj) in stats.pairs.items():
-        vals.append((np.swapaxes(A12[k][i], 1, 2) @ W[m][j]).ravel() * -1.0)
+        vals.append(_mm(np.swapaxes(A12[k][i], 1, 2), W[m][j]).ravel() * -1.0)
     vals = np.concatenate(vals)
     rows, cols = stats.s_rows, stats.s_cols
     S = _scatter(rows, cols, vals, q2, dense)
@@ -404,7 +416,7 @@ def dev_grad(stats: GeneralStats, theta: np.ndarray, reml: bool = True):
     K = len(terms)
     t1 = terms[0]
     A1inv = parts.A1inv
-    Q1 = A1inv @ parts.R1  # (l1, p1, kk), corrected below
+    Q1 = _mm(A1inv, parts.R1)  # (l1, p1, kk), corrected below
     grads = []
     if K == 1:
         QK1 = Q1 @ Kmat
@@ -419,14 +431,14 @@ def dev_grad(stats: GeneralStats, theta: np.ndarray, reml: bool = True):
         h = np.zeros((q2, kk))
         for k in range(1, K):
             a, b, _ = stats.c1[k]
-            Rk = Ls[k].T @ stats.zgk[k]
-            Rk = Rk - _sum_by(b, terms[k].levels, np.swapaxes(parts.W[k], 1, 2) @ parts.R1[a])
+            Rk = _mm(Ls[k].T, stats.zgk[k])
+            Rk = Rk - _sum_by(b, terms[k].levels, _mm(np.swapaxes(parts.W[k], 1, 2), parts.R1[a]))
             h[stats.rest_index(k, np.arange(terms[k].levels)).ravel()] = Rk.reshape(-1, kk)
         Q2 = Sinv @ h
         Qk = {k: Q2[stats.rest_index(k, np.arange(terms[k].levels))] for k in range(1, K)}
         for k in range(1, K):
             a, b, _ = stats.c1[k]
-            Q1 = Q1 - _sum_by(a, t1.levels, parts.W[k] @ Qk[k][b])
+            Q1 = Q1 - _sum_by(a, t1.levels, _mm(parts.W[k], Qk[k][b]))
         # selected inverse: term-1 diagonal blocks and term-1 x rest blocks
         A11sel = A1inv.copy()
         WS = {}  # k -> (nb, p1, pk): A^{-1}[(1, a_i), (k, b_i)] for the c1[k] pattern
@@ -436,29 +448,29 @@ def dev_grad(stats: GeneralStats, theta: np.ndarray, reml: bool = True):
             ri = stats.rest_index(k, bi)
             ci = stats.rest_index(m, bj)
             blk = Sinv[ri[:, :, None], ci[:, None, :]]  # (np, pk, pm)
-            WkS = parts.W[k][i] @ blk  # (np, p1, pm)
-            A11sel = A11sel + _sum_by(a, t1.levels, WkS @ np.swapaxes(parts.W[m][j], 1, 2))
+            WkS = _mm(parts.W[k][i], blk)  # (np, p1, pm)
+            A11sel = A11sel + _sum_by(a, t1.levels, _mm(WkS, np.swapaxes(parts.W[m][j], 1, 2)))
             # A^{-1}_{12}[(1,a), (m, b_j)] = -sum_k W_k[i] Sinv[(k,b_i), (m,b_j)]
             WS[m] = WS[m] - _sum_by(j, WS[m].shape[0], WkS)
         QK1 = Q1 @ Kmat
         N11 = A11sel + QK1 @ np.swapaxes(Q1, 1, 2)
-        M1 = stats.zz1 @ Ls[0] @ N11 - stats.zg1 @ np.swapaxes(QK1, 1, 2)
+        M1 = _mm(stats.zz1, Ls[0], N11) - stats.zg1 @ np.swapaxes(QK1, 1, 2)
         Mk = {k: -(stats.zgk[k] @ np.swapaxes(Qk[k] @ Kmat, 1, 2)) for k in range(1, K)}
         for k in range(1, K):
             a, b, blk = stats.c1[k]
             # N[(k,b),(1,a)] = A^{-1}[(k,b),(1,a)] + Qk[b] K Q1[a]'
             N_k1 = np.swapaxes(WS[k], 1, 2) + Qk[k][b] @ Kmat @ np.swapaxes(Q1[a], 1, 2)
-            M1 = M1 + _sum_by(a, t1.levels, blk @ Ls[k] @ N_k1)
+            M1 = M1 + _sum_by(a, t1.levels, _mm(blk, Ls[k], N_k1))
             Mk[k] = Mk[k] + _sum_by(b, terms[k].levels,
-                                    np.swapaxes(blk, 1, 2) @ Ls[0] @ np.swapaxes(N_k1, 1, 2))
+                                    _mm(np.swapaxes(blk, 1, 2), Ls[0], np.swapaxes(N_k1, 1, 2)))
         for (m, k), (bm, bk, blk) in stats.c22.items():
             ri, ci = stats.rest_index(m, bm), stats.rest_index(k, bk)
             N_mk = Sinv[ri[:, :, None], ci[:, None, :]] + Qk[m][bm] @ Kmat @ np.swapaxes(Qk[k][bk], 1, 2)
             # C[(k,b),(m,b')] Lm N[(m,b'),(k,b)] to Mk; for m != k also the transpose to Mm
-            Mk[k] = Mk[k] + _sum_by(bk, terms[k].levels, np.swapaxes(blk, 1, 2) @ Ls[m] @ N_mk)
+            Mk[k] = Mk[k] + _sum_by(bk, terms[k].levels, _mm(np.swapaxes(blk, 1, 2), Ls[m], N_mk))
             if m != k:
                 Mk[m] = Mk[m] + _sum_by(bm, terms[m].levels,
-                                        blk @ Ls[k] @ np.swapaxes(N_mk, 1, 2))
+                                        _mm(blk, Ls[k], np.swapaxes(N_mk, 1, 2)))
         grads.append(2.0 * M1.sum(0))
         for k in range(1, K):
             grads.append(2.0 * Mk[k].sum(0))
