@@ -39,7 +39,7 @@ def test_general_decomposition_matches_nested_and_r():
     tn = nested.table.set_index(["factor", "estimand"]).estimate
     tg = general.table.set_index(["factor", "estimand"]).estimate
     common = tn.index.intersection(tg.index)
-    assert len(common) == len(tg)
+    assert len(common) == len(tg) == len(tn)  # shares of mean improvement included
     np.testing.assert_allclose(tg[common], tn[common], rtol=1e-5, atol=1e-7)
     # R: golden_components.csv (performance + Rights & Sterba by hand), lme4 precision 1e-5
     gold = pd.read_csv(REF / "golden_components.csv").query("case == 'growth3_ri'")
@@ -132,3 +132,7 @@ def test_cluster_bootstrap_of_a_three_level_fit():
     pd.testing.assert_frame_equal(res.table, again.table)  # seeded
     t = res.table.dropna(subset=["ci_low"])
     assert len(t) > 10 and (t.ci_low <= t.ci_high).all()
+    # shares of mean improvement follow the drawn clusters (and add up to 1 in every replicate)
+    reps = res.replicates.filter(like="share_mean_improvement")
+    assert reps.shape[1] == 2
+    np.testing.assert_allclose(reps.sum(axis=1), 1.0, atol=1e-12)

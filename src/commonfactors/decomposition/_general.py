@@ -157,7 +157,7 @@ class _Model:
             sel = lv == f"f{k}"
             fl[f"f{k}"] = float(b[sel] @ cov[np.ix_(sel, sel)] @ b[sel]) if sel.any() else 0.0
         total = f + sum(vg.values()) + sum(mg.values()) + core.s2
-        return {"f": f, "v": vg, "m": mg, "s2": core.s2, "total": total, "f_level": fl,
+        return {"f": f, "v": vg, "m": mg, "s2": core.s2, "total": total, "f_level": fl, "beta": b,
                 "converged": core.converged, "singular": core.singular, "theta": core.theta}
 
 
@@ -169,8 +169,12 @@ def moments(X, Zs, groups):
     return xcov, terms
 
 
-def estimate_all(model: _Model, stats, warm=None, mom=None):
-    """(keys, values, subset fits) for one data set (the fit's own stats, or a replicate's)."""
+def estimate_all(model: _Model, stats, warm=None, mom=None, mean=None, weights=None):
+    """(keys, values, subset fits) for one data set (the fit's own stats, or a replicate's).
+
+    ``mean``: the per-client contrasts of :func:`mean_contrasts` (shares of mean improvement);
+    ``weights``: how many times each client is in the data set (a bootstrap draw).
+    """
     fits = {}
     theta_full = model.fit.theta
     mom = model.moments if mom is None else mom
@@ -193,6 +197,8 @@ def estimate_all(model: _Model, stats, warm=None, mom=None):
                                                else np.nan)
         without = fits[frozenset(groups) - {g}]
         vals[(g, "part_r2")] = (full["f"] - without["f"]) / full["total"]
+    if mean is not None:
+        vals.update(mean_shares(mean, full["beta"], weights))
     rand = sum(full["v"].values()) + sum(full["m"].values())
     vals[("model", "r2_marginal")] = full["f"] / full["total"]
     vals[("model", "r2_conditional")] = (full["f"] + rand) / full["total"]
@@ -214,6 +220,72 @@ def estimate_all(model: _Model, stats, warm=None, mom=None):
         vals[(key[0], f"component:{key[1]}")] = v
     keys = list(vals)
     return keys, np.array([vals[k] for k in keys], dtype=float), fits
+
+
+def mean_contrasts(fit, factors, view, references, client, session):
+    """Per-client contrasts for the shares of mean improvement (METHODS section 5), or None.
+
+    As for the nested fits: the mean predicted improvement is ``a_obs' b`` (growth view: the
+    design row at a client's first observed session minus the one at its last), and ``P(S)``
+    the same with the groups in ``S`` at their reference levels, re-coded through the fit's own
+    design. Returns a dict with the contrasts per client, each client's outermost cluster and
+    the reference rows, or None (with the reason) when they cannot be formed.
+    """
+    from .api import _contrast_rows, _default_references, _merged
+
+    frame = fit.data.reset_index(drop=True)
+    if view != "change" and session not in frame.columns:
+        return None, "the growth view needs a session column in the data"
+    unit = client if client in frame.columns else None
+    if unit is None:
+        return None, f"no {client!r} column to define clients"
+    numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
+    mean_factors = {g: [c for c in cols if c in numeric] for g, cols in factors.items()}
+    refs, ref_rows = _default_references(frame, mean_factors, references, unit)
+    refs = {g: r for g, r in refs.items() if r}
+    ref_rows = [r for r in ref_rows if r["factor"] in refs]
+    if not refs:
+        return None, "no numeric factor column to set to a reference level"
+    X = fit.X.to_numpy(dtype=float)
+    obs, client_rows = _contrast_rows(X, view, frame, unit, session)
+
+    def design_with(ref):
+        new = frame.copy()
+        for col, v in ref.items():
+            new[col] = float(v)
+        return fit.design_matrix(new).to_numpy(dtype=float)
+
+    groups = list(refs)
+    cf = np.stack([obs] + [_contrast_rows(design_with(_merged(refs, groups, mask)), view, frame,
+                                          unit, session)[0]
+                           for mask in range(1, 2 ** len(groups))])
+    return {"obs": obs, "cf": cf, "groups": groups, "client_rows": client_rows,
+            "ref_rows": ref_rows}, ""
+
+
+def mean_shares(mean: dict, beta: np.ndarray, weights=None) -> dict:
+    """Shapley shares of the mean predicted improvement (see :func:`mean_contrasts`)."""
+    from math import factorial
+
+    w = np.ones(mean["obs"].shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    n = w.sum()
+    M = float((w @ mean["obs"]) / n @ beta)
+    pred = np.array([float((w @ mean["cf"][mask]) / n @ beta) for mask in range(mean["cf"].shape[0])])
+    groups = mean["groups"]
+    k = len(groups)
+    out, used = {}, 0.0
+    for j, g in enumerate(groups):
+        bit = 1 << j
+        c = 0.0
+        for mask in range(2**k):
+            if not mask & bit:
+                size = bin(mask).count("1")
+                c += factorial(size) * factorial(k - size - 1) / factorial(k) * (pred[mask] - pred[mask | bit])
+        out[(g, "share_mean_improvement")] = c / M if M != 0 else np.nan
+        used += c
+    out[(THERAPY_EXCLUDE, "share_mean_improvement")] = (M - used) / M if M != 0 else np.nan
+    out[("model", "mean_improvement")] = M
+    return out
 
 
 def components(model: _Model, full: dict) -> dict:
@@ -272,17 +344,25 @@ def _replicate_stats(model: _Model, rng):
         codes.append(pd.factorize(key, sort=False)[0])
         Zs.append(fit.Z[info["label"]].to_numpy(dtype=float)[rows])
     st = GE.GeneralStats.from_arrays(X, y, Zs, codes, [i["label"] for i in fit.random_terms])
-    return st, moments(X, Zs, [model.name_of[i["group"]] for i in fit.random_terms])
+    counts = np.bincount(draw, minlength=n_top)
+    return st, moments(X, Zs, [model.name_of[i["group"]] for i in fit.random_terms]), counts
 
 
-def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, notes=()):
+def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, view="growth",
+                      references=None, client="client", notes=()):
     """``cf.decompose(fit)`` for a fit of the general engine (see module docstring)."""
     from ..bootstrap import basic_interval, percentile_interval
     from .api import Decomposition
 
     model = _Model(fit, factors, session)
-    keys, point, fits = estimate_all(model, fit.stats)
     notes = list(notes)
+    mean, why = mean_contrasts(fit, dict(factors), view, references, client, session)
+    if mean is None:
+        notes.append(f"no shares of mean improvement: {why}")
+    else:
+        top = model.chain[-1][1]
+        mean["cluster"] = top[mean["client_rows"]]
+    keys, point, fits = estimate_all(model, fit.stats, mean=mean)
     bad = ["+".join(sorted(s)) or "(none)" for s, p in fits.items() if not p["converged"]]
     if bad:
         notes.append(f"subset models that did not converge: {', '.join(bad)}")
@@ -291,7 +371,6 @@ def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, notes=(
     elif not model.level_pure:
         notes.append("not every predictor is centred at its level: Rights & Sterba components "
                      "are reported as total f, v, m only")
-    notes.append("shares of mean improvement are not computed for fits of the general engine")
     lo = hi = np.full(point.size, np.nan)
     reps = np.empty((0, point.size))
     n_failed = 0
@@ -308,8 +387,9 @@ def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, notes=(
         for ss in np.random.SeedSequence(seed).spawn(n_boot):
             rng = np.random.default_rng(ss)
             try:
-                st, mom = _replicate_stats(model, rng)
-                _, v, f2 = estimate_all(model, st, warm, mom)
+                st, mom, counts = _replicate_stats(model, rng)
+                wts = None if mean is None else counts[mean["cluster"]]
+                _, v, f2 = estimate_all(model, st, warm, mom, mean, wts)
                 good = (all(p["converged"] for p in f2.values())
                         and bool(np.all(np.isfinite(v[np.isfinite(point)]))))
             except (np.linalg.LinAlgError, EstimationError, ValueError, FloatingPointError):
@@ -341,8 +421,9 @@ def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, notes=(
     n_th = fit.n_groups.get("therapist", 0) if isinstance(fit.n_groups, dict) else 0
     return Decomposition(
         table=table, components=comps, commonality=com,
-        references=pd.DataFrame(columns=["factor", "column", "reference", "note"]),
-        subsets=subsets, view="model", formula=fit.formula, fit=fit, n_obs=fit.n_obs,
+        references=pd.DataFrame(mean["ref_rows"] if mean else [],
+                                columns=["factor", "column", "reference", "note"]),
+        subsets=subsets, view=view, formula=fit.formula, fit=fit, n_obs=fit.n_obs,
         n_clients=int(n_cl), n_therapists=int(n_th), data_summary=None, n_boot=n_boot,
         n_boot_failed=n_failed, ci=ci, seed=seed, notes=tuple(notes),
         replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean={})

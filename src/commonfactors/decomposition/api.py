@@ -316,8 +316,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         engine (three or more levels, several terms per factor, crossed factors) the Rights &
         Sterba components are given per level (``f1 .. f{L+1}``, ``m_<factor>``,
         ``within_<innermost>``, ``between_<factor>``; total measures only for crossed
-        factors), the intervals come from a cluster bootstrap over the outermost factor, and
-        shares of mean improvement are not computed.
+        factors), and the intervals come from a cluster bootstrap over the outermost factor.
     factors : dict
         ``{group: [columns]}``, at least two groups, a column in one group only. The group
         ``extra_therapeutic`` is treated as outside therapy (``share_therapy_variance``) and
@@ -396,7 +395,8 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
             from ._general import decompose_general
 
             return decompose_general(data_or_fit, factors, n_boot=n_boot, ci=ci, seed=seed,
-                                     level=level, session=session)
+                                     level=level, session=session, view=view,
+                                     references=references, client=client)
         if isinstance(data_or_fit, MixedFit):
             from ._from_fit import problem_from_fit
 
