@@ -312,6 +312,11 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     data_or_fit : DataFrame
         Canonical long data (one row per session: therapist, client, session, outcome and the
         factor columns), e.g. ``cf.simulate(...).data`` or ``cf.read_sessions(...)``.
+        Or a :class:`commonfactors.MixedFit` of a model you specified: with a fit of the general
+        engine (three or more levels, several terms per factor, crossed factors) the Rights &
+        Sterba components are given per level (``f1 .. f{L+1}``, ``m_<factor>``,
+        ``within_<innermost>``, ``between_<factor>``; total measures only for crossed
+        factors), and the intervals come from a cluster bootstrap over the outermost factor.
     factors : dict
         ``{group: [columns]}``, at least two groups, a column in one group only. The group
         ``extra_therapeutic`` is treated as outside therapy (``share_therapy_variance``) and
@@ -386,6 +391,12 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     if not isinstance(data_or_fit, pd.DataFrame):
         from ..models.mixed import MixedFit
 
+        if isinstance(data_or_fit, MixedFit) and data_or_fit.engine == "general":
+            from ._general import decompose_general
+
+            return decompose_general(data_or_fit, factors, n_boot=n_boot, ci=ci, seed=seed,
+                                     level=level, session=session, view=view,
+                                     references=references, client=client)
         if isinstance(data_or_fit, MixedFit):
             from ._from_fit import problem_from_fit
 

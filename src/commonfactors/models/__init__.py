@@ -1,7 +1,8 @@
 """Linear mixed models in lme4 notation, behind one interface.
 
-:func:`fit_mixed` takes an lme4-style formula and returns a :class:`MixedFit`; the engine
-(fast nested sufficient-statistics path or the statsmodels reference) is chosen behind it.
+:func:`fit_mixed` takes an lme4 formula and returns a :class:`MixedFit`; the engine (nested
+sufficient-statistics fast path, general sparse engine for any random part, or the statsmodels
+reference) is chosen behind it and reported as ``fit.engine``.
 Also the level-pure disaggregation of predictors (:func:`disaggregate`), lagged within-client
 predictors (:func:`lag_within`), the default model of each view (:mod:`.terms`) and the lagged
 alliance-outcome analysis (:func:`lagged_effects`). :mod:`.inference` adds lmerTest's t-tests

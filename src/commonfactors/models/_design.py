@@ -1,119 +1,17 @@
-"""Formula parsing, design building and the statsmodels reference engine of :mod:`.models`."""
+"""Design building (formula -> X, y, Z, groups) and the statsmodels reference engine of :mod:`.models`."""
 
 from __future__ import annotations
 
-import ast
-import re
 import warnings
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import patsy
 
 from .._validation import check_columns
 from ..errors import ColumnError, DataValidationError, EstimationError, ModelSpecError
 from . import _nested
-
-
-# ---------------------------------------------------------------------------- formula
-def _split_top(text: str, sep: str) -> list[str]:
-    out, depth, cur = [], 0, []
-    for ch in text:
-        depth += (ch == "(") - (ch == ")")
-        if ch == sep and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
-
-
-def _parse_formula(formula: str) -> tuple[str, str, list[tuple[str, str]]]:
-    """Split ``y ~ fixed + (terms | g)`` into (lhs, fixed rhs, [(terms, g), ...])."""
-    if not isinstance(formula, str) or formula.count("~") != 1:
-        raise ModelSpecError(f"`formula`: expecting one 'outcome ~ predictors' formula; got {formula!r}.")
-    lhs, rhs = (s.strip() for s in formula.split("~"))
-    if not lhs:
-        raise ModelSpecError(f"`formula`: no outcome on the left of '~' in {formula!r}.")
-    fixed, random = [], []
-    for tok in _split_top(rhs, "+"):
-        t = tok.strip()
-        if t.startswith("(") and t.endswith(")") and "|" in t:
-            inner = t[1:-1]
-            if "||" in inner:
-                raise ModelSpecError(
-                    f"`formula`: the '||' (uncorrelated) syntax in {t!r} is not supported; write "
-                    "a correlated term such as (1 + x | g)."
-                )
-            parts = _split_top(inner, "|")
-            if len(parts) != 2:
-                raise ModelSpecError(f"`formula`: cannot read the random term {t!r}.")
-            terms, g = parts[0].strip(), parts[1].strip()
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", g):
-                raise ModelSpecError(
-                    f"`formula`: grouping factor {g!r} in {t!r} is not supported; use one column "
-                    "name per random term (nested ids must be unique across outer groups)."
-                )
-            random.append((terms or "1", g))
-        else:
-            fixed.append(tok)
-    fixed_rhs = "+".join(fixed).strip() or "1"
-    if "|" in fixed_rhs:
-        raise ModelSpecError(f"`formula`: random terms must be in parentheses, e.g. (1 | g); got {rhs!r}.")
-    if not random:
-        raise ModelSpecError(f"`formula`: no random term such as (1 | client) in {formula!r}.")
-    groups = [g for _, g in random]
-    dup = sorted({g for g in groups if groups.count(g) > 1})
-    if dup:
-        raise ModelSpecError(
-            f"`formula`: grouping factor(s) {', '.join(dup)} appear in two random terms; combine "
-            "them into one term such as (1 + x | g)."
-        )
-    if len(random) > 2:
-        raise ModelSpecError(
-            f"`formula`: at most two (nested) grouping factors are supported; got {len(random)} "
-            f"({', '.join(groups)})."
-        )
-    return lhs, fixed_rhs, random
-
-
-def _names_in(expr: str) -> set[str]:
-    """Variable names (and Q('...') strings) used in a patsy expression."""
-    desc = patsy.ModelDesc.from_formula(expr)
-    names: set[str] = set()
-    for term in list(desc.lhs_termlist) + list(desc.rhs_termlist):
-        for fac in term.factors:
-            code = getattr(fac, "code", None)
-            if code is None:
-                continue
-            for node in ast.walk(ast.parse(code, mode="eval")):
-                if isinstance(node, ast.Name):
-                    names.add(node.id)
-                elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                      and node.func.id == "Q" and node.args
-                      and isinstance(node.args[0], ast.Constant)):
-                    names.add(str(node.args[0].value))
-    return names
-
-
-def _used_columns(data: pd.DataFrame, exprs: list[str], env) -> list[str]:
-    cols: list[str] = []
-    for expr in exprs:
-        for name in sorted(_names_in(expr)):
-            if name in data.columns:
-                if name not in cols:
-                    cols.append(name)
-                continue
-            try:
-                env.eval(name)
-            except Exception:  # noqa: BLE001 - any failure means the name is unknown
-                avail = ", ".join(map(str, list(data.columns)[:20]))
-                raise ColumnError(
-                    f"`formula`: column {name!r} not found in `data`; available columns: {avail}."
-                ) from None
-    return cols
+from ._formula import fixed_names, parse_formula
 
 
 def _collinear(X: pd.DataFrame) -> list[str]:
@@ -130,14 +28,96 @@ def _collinear(X: pd.DataFrame) -> list[str]:
     return [X.columns[j] for j in sorted(piv[rank:])]
 
 
-def _design(data: pd.DataFrame, formula: str, env, missing: str) -> dict:
-    lhs, fixed_rhs, random = _parse_formula(formula)
-    group_cols = [g for _, g in random]
-    check_columns(data, group_cols, param="data")
+def _context(env) -> dict:
+    """Names a formula may use besides the data's columns: the caller's namespace."""
+    if env is None:
+        return {}
+    if isinstance(env, dict):
+        return env
+    return {**env.f_globals, **env.f_locals}
+
+
+def _transform_names() -> set:
+    from formulaic.transforms import TRANSFORMS
+
+    return set(TRANSFORMS) | {"np", "numpy"}
+
+
+def _check_names(data: pd.DataFrame, exprs: list[str], ctx: dict) -> list[str]:
+    """Data columns a formula reads; a clear error for a name found nowhere."""
+    cols: list[str] = []
+    known = _transform_names()
+    for expr in exprs:
+        names, funcs = fixed_names(expr)
+        for name in sorted(names):
+            if name in data.columns:
+                if name not in cols:
+                    cols.append(name)
+            elif name not in ctx and name not in known:
+                avail = ", ".join(map(str, list(data.columns)[:20]))
+                raise ColumnError(
+                    f"`formula`: column {name!r} not found in `data`; available columns: {avail}."
+                )
+        for fn in sorted(funcs):
+            if fn not in known and fn not in ctx and fn not in data.columns:
+                raise ModelSpecError(
+                    f"`formula`: function {fn!r} in {expr!r} is not known; the formula can use "
+                    "formulaic's transforms (C, I, Q, poly, bs, cr, center, scale, ...), np.* "
+                    "and functions defined where fit_mixed is called.")
+    return cols
+
+
+def _matrix(expr: str, frame: pd.DataFrame, ctx: dict, what: str):
+    """formulaic model matrix (float) with errors in the package's terms."""
+    from formulaic import model_matrix
+
     try:
-        used = _used_columns(data, [f"{lhs} ~ {fixed_rhs}"] + [f"~ {t}" for t, _ in random], env)
-    except patsy.PatsyError as exc:
-        raise ModelSpecError(f"`formula`: cannot read {formula!r}: {exc}") from None
+        mm = model_matrix(expr, frame, context=ctx, na_action="raise", output="pandas")
+    except Exception as exc:  # noqa: BLE001 - formulaic raises many types
+        msg = str(exc).split("\n")[0]
+        raise ModelSpecError(f"`formula`: cannot build {what} from {expr!r}: {msg}") from None
+    return mm
+
+
+def _as_float(mm) -> pd.DataFrame:
+    out = pd.DataFrame(np.asarray(mm, dtype=float), index=mm.index, columns=list(mm.columns))
+    return out
+
+
+def _group_codes(clean: pd.DataFrame, factors: tuple) -> tuple[np.ndarray, pd.Index]:
+    """Integer group per row for a factor or an interaction of factors, and the level labels."""
+    if len(factors) == 1:
+        codes, uniq = pd.factorize(clean[factors[0]], sort=False)
+        return codes.astype(np.intp), pd.Index(uniq)
+    parts = [pd.factorize(clean[f], sort=False) for f in factors]
+    key = np.zeros(len(clean), dtype=np.int64)
+    for c, u in parts:
+        key = key * (len(u) + 1) + c
+    codes, _ = pd.factorize(key, sort=False)
+    first = np.zeros(codes.max() + 1, dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    vals = [np.asarray(u, dtype=object)[c[first]] for c, u in parts]
+    labels = pd.Index([":".join(map(str, t)) for t in zip(*vals, strict=True)])
+    return codes.astype(np.intp), labels
+
+
+def _nested_in(inner: np.ndarray, outer: np.ndarray) -> bool:
+    """Every level of ``inner`` occurs with exactly one level of ``outer``."""
+    m = int(inner.max()) + 1
+    lo = np.full(m, np.iinfo(np.intp).max)
+    hi = np.full(m, -1)
+    np.minimum.at(lo, inner, outer)
+    np.maximum.at(hi, inner, outer)
+    return bool(np.all(lo == hi))
+
+
+def _design(data: pd.DataFrame, formula: str, env, missing: str) -> dict:
+    parsed = parse_formula(formula)
+    lhs = parsed.lhs
+    ctx = _context(env)
+    group_cols = list(dict.fromkeys(c for t in parsed.random for c in t.factors))
+    check_columns(data, group_cols, param="data")
+    used = _check_names(data, [parsed.fixed_formula] + [f"~ {t.expr}" for t in parsed.random], ctx)
     if lhs in data.columns and not (pd.api.types.is_numeric_dtype(data[lhs])
                                     and not pd.api.types.is_bool_dtype(data[lhs])):
         raise ColumnError(f"`formula`: outcome {lhs!r} must be numeric; got dtype {data[lhs].dtype}.")
@@ -155,13 +135,11 @@ def _design(data: pd.DataFrame, formula: str, env, missing: str) -> dict:
             )
         msgs.append(f"dropped {n_dropped} row(s) with missing values in: {what}")
     clean = data.loc[~na.any(axis=1)].copy()
-    try:
-        ymat, X = patsy.dmatrices(f"{lhs} ~ {fixed_rhs}", clean, eval_env=env,
-                                  return_type="dataframe", NA_action="raise")
-    except patsy.PatsyError as exc:
-        raise ModelSpecError(f"`formula`: cannot build the fixed design of {formula!r}: {exc}") from None
+    mms = _matrix(parsed.fixed_formula, clean, ctx, "the fixed design")
+    ymat, Xmm = mms.lhs, mms.rhs
     if ymat.shape[1] != 1:
         raise ColumnError(f"`formula`: outcome {lhs!r} must be one numeric column; got {ymat.shape[1]}.")
+    X = _as_float(Xmm)
     bad = _collinear(X) if X.shape[1] else []
     if bad:
         raise ModelSpecError(
@@ -169,54 +147,61 @@ def _design(data: pd.DataFrame, formula: str, env, missing: str) -> dict:
             f"constant or a linear combination of the other columns ({', '.join(X.columns)}); "
             "remove them from the formula."
         )
-    Z, z_info, nlev = {}, {}, {}
-    for terms, g in random:
-        try:
-            zm = patsy.dmatrix(terms, clean, eval_env=env, return_type="dataframe", NA_action="raise")
-        except patsy.PatsyError as exc:
-            raise ModelSpecError(f"`formula`: cannot build the random term ({terms} | {g}): {exc}") from None
-        Z[g], z_info[g] = zm, zm.design_info
-        nlev[g] = int(clean[g].nunique())
-        if nlev[g] < 2:
+    terms = []
+    for t in parsed.random:
+        zmm = _matrix(t.expr, clean, ctx, f"the random term {t.source}")
+        zm = _as_float(zmm)
+        if zm.shape[1] == 0:
+            raise ModelSpecError(f"`formula`: the random term {t.source} has no column.")
+        codes, levels = _group_codes(clean, t.factors)
+        nl = len(levels)
+        if nl < 2:
             raise DataValidationError(
-                f"`data`: grouping factor {g!r} has {nlev[g]} level(s) in the rows used; a random "
+                f"`data`: grouping factor {t.label!r} has {nl} level(s) in the rows used; a random "
                 "effect needs at least 2 groups."
             )
-        if nlev[g] * zm.shape[1] >= len(clean):
+        if nl * zm.shape[1] >= len(clean):
             raise ModelSpecError(
-                f"`formula`: ({terms} | {g}) has {nlev[g] * zm.shape[1]} random effects for "
+                f"`formula`: {t.source} has {nl * zm.shape[1]} random effects for "
                 f"{len(clean)} rows; the random effects are not identifiable from the residual. "
                 "Drop the term or its slopes."
             )
-    if len(random) == 2:
-        g1, g2 = group_cols
-        n12 = clean.groupby(g1, sort=False)[g2].nunique().max()
-        n21 = clean.groupby(g2, sort=False)[g1].nunique().max()
-        if n12 > 1 and n21 > 1:
-            raise DataValidationError(
-                f"`data`: grouping factors {g1!r} and {g2!r} are crossed, not nested (some "
-                f"{g1} occur with several {g2} and vice versa); use ids unique within the outer "
-                "factor, or a tool for crossed effects."
-            )
-        if n12 == 1 and n21 == 1:
-            inner, outer = g2, g1
+        terms.append({"label": t.label, "group": t.group, "factors": t.factors, "expr": t.expr, "Z": zm,
+                      "spec": zmm.model_spec, "codes": codes, "levels": levels, "nlev": nl,
+                      "source": t.source})
+    # lme4's order: decreasing number of levels (stable)
+    terms.sort(key=lambda d: -d["nlev"])
+    Z = {d["label"]: d["Z"] for d in terms}
+    nlev = {d["label"]: d["nlev"] for d in terms}
+    inner = outer = None
+    nested_ok = False
+    base = [d["factors"] for d in terms]
+    if len(terms) == 1:
+        inner, nested_ok = terms[0]["label"], True
+    elif len(terms) == 2 and base[0] != base[1]:
+        c0, c1 = terms[0]["codes"], terms[1]["codes"]
+        in01, in10 = _nested_in(c0, c1), _nested_in(c1, c0)
+        if in01 and in10:
+            inner, outer = terms[1]["label"], terms[0]["label"]
             msgs.append(
-                f"every {g1} has exactly one {g2}: their variances are not separately identified"
-            )
-        elif n12 == 1:
-            inner, outer = g1, g2
-        else:
-            inner, outer = g2, g1
-    else:
-        inner, outer = group_cols[0], None
-    codes_in = pd.factorize(clean[inner])[0]
-    codes_out = pd.factorize(clean[outer])[0] if outer else None
+                f"every {terms[0]['label']} has exactly one {terms[1]['label']}: their variances "
+                "are not separately identified")
+            nested_ok = True
+        elif in01:
+            inner, outer, nested_ok = terms[0]["label"], terms[1]["label"], True
+        elif in10:
+            inner, outer, nested_ok = terms[1]["label"], terms[0]["label"], True
+    if not nested_ok:
+        inner = terms[0]["label"]
+    by = {d["label"]: d for d in terms}
     return {
-        "X": X, "y": ymat.iloc[:, 0].rename(lhs), "Z": Z, "z_info": z_info, "nlev": nlev,
-        "inner": inner, "outer": outer, "Zin": Z[inner].to_numpy(),
-        "Zout": Z[outer].to_numpy() if outer else None, "codes_in": codes_in,
-        "codes_out": codes_out, "clean": clean, "n_dropped": n_dropped, "warnings": msgs,
-        "random": random,
+        "X": X, "y": ymat.iloc[:, 0].astype(float).rename(lhs), "Z": Z, "nlev": nlev,
+        "terms": terms, "nested": nested_ok, "inner": inner, "outer": outer if nested_ok else None,
+        "Zin": Z[inner].to_numpy(), "Zout": Z[outer].to_numpy() if nested_ok and outer else None,
+        "codes_in": by[inner]["codes"],
+        "codes_out": by[outer]["codes"] if nested_ok and outer else None,
+        "clean": clean, "n_dropped": n_dropped, "warnings": msgs, "parsed": parsed,
+        "spec": Xmm.model_spec, "context": ctx,
     }
 
 
@@ -226,6 +211,10 @@ def _fit_statsmodels(d: dict, reml: bool):
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
     X, y = d["X"], d["y"]
+    if not d["nested"]:
+        raise ModelSpecError(
+            "`engine`: statsmodels takes one or two nested grouping factors with one random term "
+            "each; use engine='auto' (the general engine) for this random part.")
     outer = d["outer"]
     if outer is None:
         groups, exog_re, exog_vc = d["codes_in"], d["Zin"], None

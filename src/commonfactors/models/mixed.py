@@ -1,10 +1,13 @@
-"""Linear mixed models for sessions in clients in therapists, behind one small interface.
+"""Linear mixed models in lme4's notation, behind one small interface.
 
-:func:`fit_mixed` takes an lme4-style formula and returns a :class:`MixedFit`. Two engines fit the
-same model: ``"fast"`` (the package's own profiled REML/ML on per-cluster sufficient statistics,
-see :mod:`commonfactors.models._nested`) and ``"statsmodels"`` (``statsmodels`` MixedLM, kept as a
-reference). :func:`disaggregate` and :func:`lag_within` build the predictors of METHODS.md
-section 2.
+:func:`fit_mixed` takes an lme4 formula (see :mod:`commonfactors.models._formula` for the grammar) and
+returns a :class:`MixedFit`. Three engines: ``"nested"`` (profiled REML/ML on per-cluster
+sufficient statistics, :mod:`commonfactors.models._nested`; one or two nested grouping factors, the
+fast path), ``"general"`` (penalized least squares with a block-sparse Cholesky,
+:mod:`commonfactors.models._general`; any number of nested or crossed factors, several terms per
+factor) and ``"statsmodels"`` (MixedLM, a reference). ``engine="auto"`` takes the nested path
+whenever it applies and the general engine otherwise; ``fit.engine`` says which ran.
+:func:`disaggregate` and :func:`lag_within` build the predictors of the growth model.
 
 Warnings about convergence and singular (boundary) fits are stored in ``MixedFit.warnings`` and
 also emitted as :class:`ConvergenceWarning` (a ``UserWarning`` subclass defined here, so a filter
@@ -13,22 +16,25 @@ on it does not need statsmodels).
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
-import patsy
 
 from .._validation import check_columns, check_option
-from ..errors import ColumnError
+from ..errors import ColumnError, ModelSpecError
 from . import _nested
+from . import general as _general
+from ._adapter import adapter
 from ._design import _design, _fit_statsmodels
+from ._identify import flat_directions, theta_labels
 
 __all__ = ["fit_mixed", "MixedFit", "disaggregate", "lag_within", "ConvergenceWarning", "anova"]
 
-Engine = Literal["auto", "fast", "statsmodels"]
+Engine = Literal["auto", "nested", "general", "statsmodels", "fast"]
 Missing = Literal["drop", "raise"]
 
 
@@ -37,7 +43,11 @@ class ConvergenceWarning(UserWarning):
 
 
 class Groups(NamedTuple):
-    """Grouping columns of a fit: ``inner`` (e.g. client) and ``outer`` (e.g. therapist or None)."""
+    """Grouping factors of a nested fit: ``inner`` (e.g. client) and ``outer`` (therapist or None).
+
+    For a fit of the general engine, ``inner`` is the factor with most levels and ``outer`` is
+    None; :attr:`MixedFit.random_terms` lists every term.
+    """
 
     inner: str
     outer: str | None
@@ -67,6 +77,13 @@ class MixedFit:
         REML or ML log-likelihood as lme4's ``logLik`` and ``-2 * loglik``.
     converged, singular : bool
         Clean convergence; a relative Cholesky diagonal below 1e-4 (lme4's ``isSingular``).
+    identified : bool
+        False when the deviance is flat in some direction of ``theta`` (a variance the data
+        cannot determine, e.g. a random intercept of a factor that is also a fixed factor);
+        ``flat_parameters`` names them and ``converged`` is then False.
+    random_terms : tuple of dict
+        One dict per random term in lme4's order: ``label``, ``factors`` (grouping columns),
+        ``columns`` (its design columns), ``levels`` (number of groups).
     warnings : tuple of str
         What happened during the fit (dropped rows, convergence, boundary, refits).
     X, y, Z, ids, data, design_info
@@ -101,11 +118,16 @@ class MixedFit:
     stats: Any = field(repr=False, default=None)
     core: Any = field(repr=False, default=None)
     _z_info: dict = field(repr=False, default_factory=dict)
+    identified: bool = True
+    flat_parameters: tuple = ()
+    random_terms: tuple = ()
+    context: dict = field(repr=False, default_factory=dict)
 
     # ------------------------------------------------------------------ design and prediction
     def design_matrix(self, newdata: pd.DataFrame) -> pd.DataFrame:
         """The fixed-effects design of ``newdata`` (same coding as the fit, e.g. counterfactuals)."""
-        return patsy.dmatrix(self.design_info, newdata, return_type="dataframe", NA_action="raise")
+        mm = self.design_info.get_model_matrix(newdata, context=self.context, na_action="raise")
+        return pd.DataFrame(np.asarray(mm, dtype=float), index=newdata.index, columns=list(mm.columns))
 
     def ranef(self, condvar: bool = False) -> dict:
         """Conditional modes (BLUPs) per group; ``condvar=True`` adds ``<term>_se`` columns.
@@ -113,6 +135,18 @@ class MixedFit:
         The conditional standard deviations are lme4's ``condVar`` (fixed effects treated as
         known).
         """
+        if self.engine == "general":
+            modes = _general.general_modes(self.stats, self.core, condvar=condvar)
+            out = {}
+            for info, (u, var) in zip(self.random_terms, modes, strict=True):
+                idx = pd.Index(info["level_labels"], name=info["label"])
+                df = pd.DataFrame(u, index=idx, columns=info["columns"])
+                if condvar:
+                    se = np.sqrt(np.diagonal(var, axis1=1, axis2=2))
+                    for j, t in enumerate(info["columns"]):
+                        df[f"{t}_se"] = se[:, j]
+                out[info["label"]] = df.sort_index()
+            return out
         modes = _nested.conditional_modes(self.stats, self.core)
         out = {}
         for level, name in (("in", self.groups.inner), ("out", self.groups.outer)):
@@ -120,7 +154,8 @@ class MixedFit:
                 continue
             terms = list(self.random_cov[name].columns)
             labels = self.stats.inner_label if level == "in" else self.stats.outer_label
-            idx = pd.Index(self._levels[name][labels], name=name)
+            info = next(t for t in self.random_terms if t["label"] == name)
+            idx = pd.Index(np.asarray(info["level_labels"])[labels], name=name)
             df = pd.DataFrame(modes[f"u_{level}"], index=idx, columns=terms)
             if condvar:
                 se = np.sqrt(np.diagonal(modes[f"var_{level}"], axis1=1, axis2=2))
@@ -128,10 +163,6 @@ class MixedFit:
                     df[f"{t}_se"] = se[:, j]
             out[name] = df.sort_index()
         return out
-
-    @property
-    def _levels(self) -> dict:
-        return {g: pd.Index(pd.unique(self.ids[g])) for g in self.ids.columns}
 
     def predict(self, newdata: pd.DataFrame | None = None, *, random: bool = False) -> pd.Series:
         """Fixed-part predictions; ``random=True`` adds the BLUPs of known groups (0 otherwise)."""
@@ -142,10 +173,15 @@ class MixedFit:
         pred = X.to_numpy() @ self.fixed.to_numpy()
         if random:
             re = self.ranef()
-            for g, info in self._z_info.items():
-                Zg = patsy.dmatrix(info, frame, return_type="dataframe", NA_action="raise")
-                u = re[g].reindex(pd.Index(frame[g].to_numpy())).fillna(0.0)
-                pred = pred + np.sum(Zg.to_numpy() * u.to_numpy(), axis=1)
+            for info in self.random_terms:
+                spec = self._z_info[info["label"]]
+                Zg = np.asarray(spec.get_model_matrix(frame, context=self.context,
+                                                      na_action="raise"), dtype=float)
+                f = info["factors"]
+                key = (frame[f[0]].astype(object) if len(f) == 1 else
+                       frame[list(f)].astype(object).apply(lambda r: ":".join(map(str, r)), axis=1))
+                u = re[info["label"]][info["columns"]].reindex(pd.Index(key.to_numpy())).fillna(0.0)
+                pred = pred + np.sum(Zg * u.to_numpy(), axis=1)
         return pd.Series(pred, index=index, name="predicted")
 
     # ------------------------------------------------------------------ inference
@@ -212,6 +248,41 @@ class MixedFit:
         from .inference import information_criteria
         return information_criteria(self)["bic"]
 
+    # ------------------------------------------------------------------ inference protocol (models._adapter)
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation."""
+        return float(np.sqrt(self.residual_variance))
+
+    @property
+    def theta_blocks(self) -> list:
+        """(group, term names) per block of ``theta``, in theta's order."""
+        return self._protocol().theta_blocks
+
+    @property
+    def theta_lower(self) -> np.ndarray:
+        """Lower bounds of ``theta`` (0 on the diagonals of the relative factors)."""
+        return self._protocol().theta_lower
+
+    def deviance_at(self, theta, sigma=None, reml=None) -> float:
+        """-2 log-likelihood at ``theta`` and ``sigma`` (profiled over sigma when None)."""
+        return self._protocol().deviance_at(theta, sigma, reml)
+
+    def vcov_at(self, theta, sigma) -> np.ndarray:
+        """``sigma^2 (X'V*(theta)^{-1}X)^{-1}``: lme4's ``vcov`` at those parameters."""
+        return self._protocol().vcov_at(theta, sigma)
+
+    def row_blocks(self):
+        """Independent row blocks ``(X_b, [Z_b1, ...])`` of the marginal covariance."""
+        return self._protocol().row_blocks()
+
+    def refit_ml(self) -> MixedFit:
+        """The same model on the same rows refitted by ML (itself when already ML)."""
+        return self._protocol().refit_ml()
+
+    def _protocol(self):
+        return adapter(self)
+
     # ------------------------------------------------------------------ display
     def summary(self, ddf: str = "Satterthwaite") -> str:
         """A text summary laid out like lmerTest's (t-tests with ``ddf`` df)."""
@@ -235,21 +306,27 @@ def fit_mixed(
     engine: Engine = "auto",
     missing: Missing = "drop",
 ) -> MixedFit:
-    """Fit a linear mixed model with one or two nested grouping factors.
+    """Fit a linear mixed model written in lme4's notation.
 
     Parameters
     ----------
     data : pandas.DataFrame
         Long data, one row per observation (not modified).
     formula : str
-        lme4 notation: fixed part as in R/patsy, random terms ``(1 | g)``, ``(1 + x | g)``,
-        ``(0 + x | g)``, ``(x | g)``; at most two grouping factors, nested (detected from the
-        data, ids unique across outer groups).
+        lme4 notation. Fixed part as in R/patsy (read by formulaic): ``C(arm, Treatment("TAU"))``,
+        ``I(session**2)``, ``poly(x, 2)``, ``np.log(x)``, ``bs(x, df=4)``, ``a * b``, ``a:b``,
+        ``- x``, ``0 +``, ``Q("a column")``; names not in ``data`` are looked up where
+        ``fit_mixed`` is called. Random terms: ``(1 | g)``, ``(1 + x | g)``, ``(0 + x | g)``,
+        ``(x || g)`` (uncorrelated), ``(1 | a/b)`` (nested: ``a`` and ``b:a``), ``(1 | a:b)``,
+        several terms per factor, any number of nested or crossed grouping factors.
     reml : bool
         REML (default) or ML.
-    engine : {"auto", "fast", "statsmodels"}
-        ``"fast"`` (= ``"auto"``): profiled (RE)ML on per-cluster sufficient statistics;
-        ``"statsmodels"``: statsmodels MixedLM as a reference.
+    engine : {"auto", "nested", "general", "statsmodels"}
+        ``"auto"``: the nested sufficient-statistics engine when the random part has one or two
+        nested grouping factors with one term each, the general engine otherwise. ``"nested"``
+        (alias ``"fast"``), ``"general"`` (penalized least squares with a block-sparse
+        Cholesky, any random part) or ``"statsmodels"`` (MixedLM, a reference for the
+        nested shapes). ``fit.engine`` says which ran.
     missing : {"drop", "raise"}
         Drop rows with a missing value in a used column (counted in ``n_dropped``) or raise.
 
@@ -262,16 +339,23 @@ def fit_mixed(
     ColumnError
         A column is missing or the outcome is not numeric; missing values with ``missing="raise"``.
     ModelSpecError
-        Unsupported formula, collinear fixed predictors, too many random effects.
+        A formula that cannot be read (the message says which part and what lme4 accepts),
+        an unknown function, collinear fixed predictors, too many random effects, or a random
+        part the chosen engine cannot take.
     DataValidationError
-        Fewer than 2 groups, or crossed (non-nested) grouping factors.
+        Fewer than 2 groups of a grouping factor.
 
     Notes
     -----
-    The fast engine minimises lme4's profiled deviance (Bates et al. 2015) computed from
-    per-cluster cross-products, so its cost after one pass over the rows does not depend on the
-    number of rows. A failed optimisation is never hidden: ``converged=False``, a warning string,
-    and a :class:`ConvergenceWarning`.
+    Both engines minimise lme4's profiled deviance (Bates et al. 2015) with lower bounds 0 on
+    the diagonals of the relative Cholesky factors. The nested engine works on per-cluster
+    cross-products, so its cost after one pass over the rows does not depend on the number of
+    rows; the general engine works on the cross-products ``Z'Z``, ``Z'X``, ``X'X`` with an
+    analytic gradient. Nothing is hidden: a failed optimisation gives ``converged=False``, a
+    warning string and a :class:`ConvergenceWarning`; a boundary fit gives ``singular=True``;
+    a direction of ``theta`` along which the deviance is flat (a variance the data do not
+    determine) gives ``identified=False``, ``converged=False`` and names the parameters in
+    ``flat_parameters``.
 
     References
     ----------
@@ -290,23 +374,59 @@ def fit_mixed(
     >>> fit = fit_mixed(df, "y ~ x + (1 | g)")
     >>> round(float(fit.fixed["x"]), 2)
     0.55
+    >>> fit.engine
+    'nested'
+    >>> df["rater"] = np.tile(np.arange(4), 25)
+    >>> crossed = fit_mixed(df, "y ~ x + (1 | g) + (1 | rater)")
+    >>> crossed.engine, sorted(crossed.random_cov)
+    ('general', ['g', 'rater'])
     """
-    check_option("engine", engine, ("auto", "fast", "statsmodels"))
+    check_option("engine", engine, ("auto", "nested", "general", "statsmodels", "fast"))
     check_option("missing", missing, ("drop", "raise"))
     check_option("reml", reml, (True, False))
     if not isinstance(data, pd.DataFrame):
         raise ColumnError(f"`data`: expecting a pandas DataFrame; got {type(data).__name__}.")
-    engine = "fast" if engine == "auto" else engine
-    env = patsy.EvalEnvironment.capture(1)
-    d = _design(data, formula, env, missing)
-    if engine == "fast":
+    engine = "nested" if engine == "fast" else engine
+    frame = inspect.currentframe().f_back
+    try:
+        d = _design(data, formula, frame, missing)
+    finally:
+        del frame
+    return _fit_design(d, formula, engine, reml)
+
+
+def _refit(fit: MixedFit, reml: bool) -> MixedFit:
+    """The same model on the same rows with another criterion (anova's REML -> ML rule)."""
+    d = _design(fit.data, fit.formula, fit.context, "raise")
+    d["n_dropped"] = fit.n_dropped
+    d["warnings"] = [w for w in fit.warnings if w.startswith("dropped ")]
+    return _fit_design(d, fit.formula, fit.engine, reml)
+
+
+def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
+    if engine == "auto":
+        engine = "nested" if d["nested"] else "general"
+    if engine == "nested" and not d["nested"]:
+        raise ModelSpecError(
+            "`engine`: the nested engine takes one or two nested grouping factors with one random "
+            f"term each; {formula!r} has " + ", ".join(t["source"] for t in d["terms"])
+            + ". Use engine='auto' or 'general'.")
+    msgs = list(d["warnings"])
+    sm_warn: list[str] = []
+    if engine == "nested":
         stats = _nested.NestedStats.from_arrays(d["X"].to_numpy(), d["y"].to_numpy(), d["Zin"],
                                                 d["Zout"], d["codes_in"], d["codes_out"])
         core = _nested.fit_nested(stats, reml=reml)
-        msgs = list(d["warnings"])
         if not core.converged:
-            msgs.append(f"fast engine: {core.message}")
-        sm_warn: list[str] = []
+            msgs.append(f"nested engine: {core.message}")
+    elif engine == "general":
+        terms = d["terms"]
+        stats = _general.GeneralStats.from_arrays(
+            d["X"].to_numpy(), d["y"].to_numpy(), [t["Z"].to_numpy() for t in terms],
+            [t["codes"] for t in terms], [t["label"] for t in terms])
+        core = _general.fit_general(stats, reml=reml)
+        if not core.converged:
+            msgs.append(f"general engine: {core.message}")
     else:
         stats, core, msgs, sm_warn = _fit_statsmodels(d, reml)
     return _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn)
@@ -318,10 +438,12 @@ def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
     fixed = pd.Series(core.beta, index=names, name="estimate")
     fixed_cov = pd.DataFrame(core.vcov, index=names, columns=names)
     se = pd.Series(np.sqrt(np.diag(core.vcov)), index=names, name="std_error")
+    if engine == "general":
+        pairs = [(t["label"], T) for t, T in zip(d["terms"], core.T, strict=True)]
+    else:
+        pairs = [(g, T) for g, T in ((d["inner"], core.T_in), (d["outer"], core.T_out)) if g]
     random_cov, rows = {}, []
-    for g, T in ((d["inner"], core.T_in), (d["outer"], core.T_out)):
-        if g is None:
-            continue
+    for g, T in pairs:
         terms = list(d["Z"][g].columns)
         random_cov[g] = pd.DataFrame(T, index=terms, columns=terms)
         r, c = _nested._tri_index(len(terms))
@@ -330,6 +452,17 @@ def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
     rows.append(("residual", "", "", float(core.s2)))
     variance = pd.DataFrame(rows, columns=["group", "term1", "term2", "estimate"])
     msgs = list(msgs)
+    converged = bool(core.converged)
+    flat: list[str] = []
+    if engine != "statsmodels":
+        flat = flat_directions(engine, stats, core, reml, theta_labels(d, engine))
+    if flat:
+        converged = False
+        msgs.append(
+            "not identified: the deviance is flat along " + ", ".join(flat) + "; the data do "
+            "not determine these variance parameters (e.g. a random intercept of a factor that is "
+            "also in the fixed part, or too few groups); the reported values are arbitrary points "
+            "of a flat ridge. Remove the term or the fixed factor.")
     if core.singular:
         msgs.append("boundary (singular) fit: a random-effect variance is estimated at 0 or a "
                     "correlation at +-1; simplify the random part or interpret with care")
@@ -337,16 +470,33 @@ def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
         if not w.startswith("dropped "):
             warnings.warn(w, ConvergenceWarning, stacklevel=3)
     clean = d["clean"]
-    gcols = [g for g in (d["inner"], d["outer"]) if g]
+    ids = pd.DataFrame(index=clean.index)
+    infos = []
+    for t in d["terms"]:
+        name = t["group"]
+        if name not in ids:
+            ids[name] = (np.asarray(t["levels"], dtype=object)[t["codes"]] if len(t["factors"]) > 1
+                         else clean[t["factors"][0]].to_numpy())
+        infos.append({"label": t["label"], "factors": t["factors"], "columns": list(t["Z"].columns),
+                      "levels": t["nlev"], "level_labels": t["levels"], "expr": t["expr"],
+                      "group": t["group"]})
+    if engine != "general":
+        order = [g for g in (d["inner"], d["outer"]) if g]
+        infos = sorted(infos, key=lambda i: order.index(i["label"]))
+        groups = Groups(d["inner"], d["outer"])
+    else:
+        groups = Groups(d["terms"][0]["label"], None)
     return MixedFit(
         formula=formula, engine=engine, reml=reml, fixed=fixed, fixed_cov=fixed_cov,
         std_errors=se, variance=variance, residual_variance=float(core.s2), random_cov=random_cov,
         theta=np.asarray(core.theta, dtype=float), loglik=float(core.loglik),
         deviance=float(-2.0 * core.loglik), n_obs=int(len(clean)), n_dropped=d["n_dropped"],
-        n_groups={g: d["nlev"][g] for g in gcols}, groups=Groups(d["inner"], d["outer"]),
-        converged=bool(core.converged), singular=bool(core.singular),
-        warnings=tuple(msgs), X=X, y=d["y"], Z=d["Z"], ids=clean[gcols].copy(), data=clean,
-        design_info=X.design_info, stats=stats, core=core, _z_info=d["z_info"],
+        n_groups={i["label"]: i["levels"] for i in infos}, groups=groups,
+        converged=converged, singular=bool(core.singular),
+        warnings=tuple(msgs), X=X, y=d["y"], Z=d["Z"], ids=ids, data=clean,
+        design_info=d["spec"], stats=stats, core=core,
+        _z_info={t["label"]: t["spec"] for t in d["terms"]}, identified=not flat,
+        flat_parameters=tuple(flat), random_terms=tuple(infos), context=d["context"],
     )
 
 
