@@ -157,10 +157,14 @@ def adapter(fit):
     A fit that already exposes ``deviance_at``, ``vcov_at`` and ``theta_blocks`` (another engine)
     is used as it is; a :class:`~commonfactors.models.MixedFit` of the nested engine is wrapped.
     """
-    if all(hasattr(fit, a) for a in ("deviance_at", "vcov_at", "theta_blocks")):
-        return fit
-    if getattr(fit, "stats", None) is not None and getattr(fit, "engine", None) in ("fast", "nested"):
-        return _NestedView(fit)
+    engine = getattr(fit, "engine", None)
+    if engine in ("fast", "nested") and getattr(fit, "stats", None) is not None:
+        return _NestedView(fit)  # with refit_y: warm and cold start, the better kept
+    if engine == "general":
+        from ._adapter import adapter as engine_adapter
+        return engine_adapter(fit)
+    if engine is None and all(hasattr(fit, a) for a in ("deviance_at", "vcov_at", "theta_blocks")):
+        return fit  # another object that carries the protocol itself
     raise ModelSpecError(
         f"inference needs a fit of the package's own engine; got engine="
         f"{getattr(fit, 'engine', type(fit).__name__)!r}. Refit with engine='auto'.")

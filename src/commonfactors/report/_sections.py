@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import _html as H
+
 _RANDOM_PARTS = ("therapist", "client", "residual")
 _NOT_GROUPS = {"model", "therapist", "client", "residual"}
 
