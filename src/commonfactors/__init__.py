@@ -24,6 +24,9 @@ _PUBLIC = {
     "read_sessions": "sessions",
     "change_view": "sessions",
     "validate_sessions": "sessions",
+    "check_sessions": "sessions",
+    "clean_sessions": "sessions",
+    "raise_on_errors": "sessions",
     # datasets
     "load_dataset": "datasets",
     "list_datasets": "datasets",
