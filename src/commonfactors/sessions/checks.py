@@ -79,6 +79,11 @@ class _Problems:
         return out
 
 
+def _texty(s: pd.Series) -> bool:
+    """Object or string dtype (pandas >= 3 reads text as its own string dtype)."""
+    return s.dtype == object or isinstance(s.dtype, pd.StringDtype)
+
+
 def _is_bool_like(s: pd.Series) -> bool:
     if pd.api.types.is_bool_dtype(s.dtype):
         return True
@@ -239,7 +244,7 @@ def check_sessions(
         if c is None or c not in present:
             continue
         s = df[c]
-        blank = s.isna() | (s.astype(str).str.strip() == "") if s.dtype == object else s.isna()
+        blank = s.isna() | (s.astype(str).str.strip() == "") if _texty(s) else s.isna()
         if blank.any():
             p.add("missing_id", "error", c, df.index[blank],
                   f"{int(blank.sum())} row(s) have no {c!r} id.",
@@ -251,7 +256,7 @@ def check_sessions(
                                                                    np.floating)) else "text")
             if kinds.nunique() > 1:
                 as_text = vals.map(lambda v: str(_plain(v)).strip())
-                groups = as_text.groupby(as_text).apply(lambda g: kinds[g.index].nunique())
+                groups = kinds.groupby(as_text).nunique()
                 clash = list(groups[groups > 1].index)
                 if clash:
                     rows = vals.index[as_text.isin(clash)]
@@ -266,7 +271,7 @@ def check_sessions(
     if session in present:
         s = df[session]
         if pd.api.types.is_datetime64_any_dtype(s.dtype) or (
-                s.dtype == object and s.dropna().map(lambda v: hasattr(v, "year")).all()
+                _texty(s) and s.dropna().map(lambda v: hasattr(v, "year")).all()
                 and s.notna().any()):
             p.add("session_not_index", "error", session, df.index[s.notna()],
                   f"column {session!r} holds dates ({_show(pd.unique(s.dropna()), 2)}), not a "
