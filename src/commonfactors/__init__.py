@@ -27,6 +27,8 @@ _PUBLIC = {
     "check_sessions": "sessions",
     "clean_sessions": "sessions",
     "raise_on_errors": "sessions",
+    "score_items": "sessions",
+    "wide_to_long": "sessions",
     # datasets
     "load_dataset": "datasets",
     "list_datasets": "datasets",
