@@ -91,7 +91,8 @@ def make() -> pd.DataFrame:
     ceq[rng.random(n) < 0.05] = 999
     out["CEQ"] = ceq
     # one client's last three sessions entered under another therapist
-    victim = out["ClientID"].unique()[20]
+    n_rows = out["ClientID"].value_counts(sort=False)
+    victim = n_rows.index[n_rows >= 8][10]
     rows = out.index[out["ClientID"] == victim][-3:]
     own = out.loc[rows[0], "TherapistID"]
     other = next(t for t in out["TherapistID"].unique() if t != own)

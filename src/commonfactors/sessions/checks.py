@@ -533,12 +533,14 @@ def clean_sessions(
     client: str = "client",
     session: str = "session",
     outcome: str = "outcome",
+    several_therapists: str | None = None,
 ) -> pd.DataFrame:
     """Fix only what needs no judgement, and say what was done.
 
     Removes exact duplicate rows (every column equal; the first is kept). Everything else that
     :func:`check_sessions` reports (conflicting duplicates, a client under several therapists,
-    missing-value codes...) needs a decision from someone who knows the data and is left as is.
+    missing-value codes...) needs a decision from someone who knows the data and is left as is,
+    unless you state the decision with ``several_therapists``.
 
     Parameters
     ----------
@@ -546,6 +548,11 @@ def clean_sessions(
         Long session frame. Not modified.
     therapist, client, session, outcome : str
         Column names, as in :func:`check_sessions`.
+    several_therapists : {None, "majority", "drop"}, default None
+        Your decision for a client found under several therapists: None leaves the rows alone;
+        "majority" treats the minority rows as data-entry errors and gives them the therapist
+        with most of the client's rows (a tie is left alone and reported); "drop" removes the
+        client. Each change is listed in ``cleaning``.
 
     Returns
     -------
@@ -576,12 +583,38 @@ def clean_sessions(
         dup = df.duplicated(keep="first")
     except TypeError:  # unhashable cells (lists): compare their text
         dup = df.astype(str).duplicated(keep="first")
+    if several_therapists not in (None, "majority", "drop"):
+        raise ArgumentError("`several_therapists`: expecting None, 'majority' or 'drop'; got "
+                            f"{several_therapists!r}.")
     out = df.loc[~dup].copy()
     actions = []
     if dup.any():
         rows = [_plain(v) for v in df.index[dup]]
         actions.append({"action": "removed exact duplicate rows (first of each kept)",
                         "n": int(dup.sum()), "rows": rows})
+    if several_therapists is not None and therapist is not None and therapist in out.columns \
+            and client in out.columns:
+        ids = out[[client, therapist]].dropna()
+        n_ther = ids.groupby(client, sort=False)[therapist].nunique()
+        for cl in list(n_ther[n_ther > 1].index):
+            sub = ids.loc[ids[client] == cl, therapist]
+            counts = sub.value_counts()
+            if several_therapists == "drop":
+                rows = list(out.index[out[client] == cl])
+                out = out.drop(index=rows)
+                actions.append({"action": f"dropped client {_plain(cl)!r} (under therapists "
+                                          f"{_show(list(counts.index))}; your decision)",
+                                "n": len(rows), "rows": [_plain(v) for v in rows]})
+            elif counts.iloc[0] > counts.iloc[1]:
+                main_t = counts.index[0]
+                rows = list(sub.index[sub != main_t])
+                out.loc[rows, therapist] = main_t
+                actions.append({"action": f"client {_plain(cl)!r}: rows under "
+                                          f"{_show([t for t in counts.index if t != main_t])} "
+                                          f"given to therapist {_plain(main_t)!r}, who has "
+                                          f"{int(counts.iloc[0])} of its {int(counts.sum())} "
+                                          "rows (your decision: data-entry error)",
+                                "n": len(rows), "rows": [_plain(v) for v in rows]})
     remaining = check_sessions(out, **kw)
     n_err = int((remaining["severity"] == "error").sum())
     info = dict(df.attrs.get("commonfactors", {})) if isinstance(df.attrs, dict) else {}
