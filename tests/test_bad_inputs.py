@@ -529,3 +529,15 @@ def test_every_error_of_the_sweep_names_its_argument_or_column():
 def test_factor_group_error_for_bad_factor_mapping():
     with pytest.raises(FactorGroupError, match=r"group 'g' must list column names"):
         cf.read_sessions(long_frame(), factors={"g": 3})
+
+
+def test_clinic_export_regenerates_byte_for_byte(tmp_path):
+    pytest.importorskip("pyreadstat")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_clinic_export",
+                                                  ROOT / "tools" / "make_clinic_export.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for path in mod.write(tmp_path):
+        assert path.read_bytes() == (CLINIC / path.name).read_bytes(), path.name
