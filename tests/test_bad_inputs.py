@@ -79,7 +79,7 @@ def test_dates_as_sessions_give_visit_order_or_weeks_never_nanoseconds():
     p = checks_of(raw)
     row = p[p["check"] == "session_not_index"].iloc[0]
     assert row["severity"] == "error" and row["column"] == "session" and "dates" in row["message"]
-    with pytest.raises(DataValidationError, match=r"column 'session'.*dates.*read_sessions"):
+    with pytest.raises(ColumnError, match=r"column 'session'.*dates.*read_sessions"):
         cf.raise_on_errors(p)
 
 
@@ -135,7 +135,7 @@ def test_sentinels_in_csv_are_flagged_and_na_values_removes_them(tmp_path):
     row = p[p["check"] == "sentinel"].iloc[0]
     assert (row["severity"], row["column"], row["n"]) == ("error", "alliance", 3)
     assert "na_values" in row["advice"]
-    with pytest.raises(DataValidationError, match=r"column 'alliance'.*missing-value codes"):
+    with pytest.raises(ColumnError, match=r"column 'alliance'.*missing-value codes"):
         cf.raise_on_errors(p, where="decompose")
     clean = cf.read_sessions(path, na_values=[-99, 999])
     assert clean["alliance"].isna().sum() == 3
@@ -309,6 +309,7 @@ def test_check_sessions_lists_every_problem_at_once():
     assert by["infinite"]["column"] == "alliance" and by["infinite"]["rows"] == (10,)
     assert by["column_all_missing"]["severity"] == "error"
     assert by["one_session_client"]["severity"] == "warning"
+    # duplicates and nesting are structure problems: DataValidationError, one line
     with pytest.raises(DataValidationError) as err:
         cf.raise_on_errors(p, where="decompose")
     msg = str(err.value)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ArgumentError, DataValidationError
+from ..errors import ArgumentError, ColumnError, DataValidationError
 
 __all__ = ["check_sessions", "raise_on_errors", "clean_sessions", "PROBLEM_COLUMNS", "SENTINELS"]
 
@@ -28,6 +28,12 @@ PROBLEM_COLUMNS = ("check", "severity", "column", "n", "rows", "message", "advic
 SENTINELS: tuple[float, ...] = (-9, -99, -999, -9999, 99, 999, 9999)
 """Codes that statistics packages and clinic systems use for "missing"."""
 
+# problems of one column's values (ColumnError when they are the only errors); the others are
+# problems of the data's structure (DataValidationError)
+_COLUMN_CHECKS = frozenset({
+    "missing_column", "session_not_index", "outcome_not_numeric", "outcome_all_missing",
+    "outcome_constant", "infinite", "sentinel", "out_of_range", "text_in_numbers",
+    "column_all_missing"})
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 _MAX_ROWS = 20  # index labels kept per problem (``n`` has the full count)
 _N_SHOWN = 5
@@ -310,31 +316,32 @@ def check_sessions(
         s = df[outcome]
         if _is_bool_like(s):
             p.add("outcome_not_numeric", "error", outcome, df.index[s.notna()],
-                  f"column {outcome!r} holds True/False values; an outcome is a score.",
+                  "expecting numbers (a score); found True/False values.",
                   "Give the outcome as numbers (a symptom score); a yes/no result needs a "
                   "different model.")
         elif isinstance(s.dtype, pd.CategoricalDtype):
             p.add("outcome_not_numeric", "error", outcome, df.index[s.notna()],
-                  f"column {outcome!r} is categorical (levels {_show(list(s.cat.categories))}).",
+                  f"expecting numbers (a score); found a categorical column (levels "
+                  f"{_show(list(s.cat.categories))}).",
                   "Give the outcome as numbers; with SPSS files read value labels as codes "
                   "(cf.read_sessions(..., value_labels='codes')).")
         else:
             text = _text_values(s)
             if len(text):
                 p.add("outcome_not_numeric", "error", outcome, text.index,
-                      f"{len(text)} value(s) of {outcome!r} are not numbers: "
-                      f"{_show(pd.unique(text.astype(str)))}.",
+                      f"expecting numbers; found {len(text)} value(s) that are not numbers: "
+                      f"{_show(pd.unique(text.astype(str)))} (rows {_show(list(text.index))}).",
                       "If they mean 'missing', declare them: cf.read_sessions(..., na_values="
                       f"{list(map(str, pd.unique(text.astype(str))[:3]))}); otherwise correct them.")
             out_num = _numbers(s)
             if out_num.notna().sum() == 0 and not len(text):
                 p.add("outcome_all_missing", "error", outcome, df.index,
-                      f"every value of {outcome!r} is missing.",
+                      "every value is missing.",
                       "Check which column holds the outcome (outcome='YourColumn').")
             elif out_num[np.isfinite(out_num)].nunique() == 1:
                 p.add("outcome_constant", "error", outcome, df.index[out_num.notna()],
-                      f"every observed value of {outcome!r} is {_plain(out_num.dropna().iloc[0])}"
-                      "; there is no change or variance to decompose.",
+                      f"every observed value is {_plain(out_num.dropna().iloc[0])}; there is no "
+                      "change or variance to decompose.",
                       "Check that this is the outcome column and that it was read correctly.")
 
     # ---- numeric value checks: infinities, sentinels, declared ranges, text among numbers --------
@@ -354,7 +361,8 @@ def check_sessions(
         inf = num[np.isinf(num)]
         if len(inf):
             p.add("infinite", "error", c, inf.index,
-                  f"{len(inf)} infinite value(s) in {c!r}.",
+                  f"expecting finite numbers; found {len(inf)} infinite value(s) "
+                  f"(rows {_show(list(inf.index))}).",
                   "Infinite values usually come from a division by zero when the score was "
                   "computed; recompute it or set those values missing.")
         fin = num[np.isfinite(num)]
@@ -389,7 +397,7 @@ def check_sessions(
         s = df[c]
         if s.isna().all():
             p.add("column_all_missing", "error" if explicit else "warning", c, df.index,
-                  f"every value of {c!r} is missing.",
+                  "every value is missing.",
                   "Check the column name and how the file was read; remove the column from the "
                   "factor groups if it was never rated.")
             continue
@@ -413,11 +421,18 @@ def check_sessions(
             if exact.any():
                 e = d.loc[exact]
                 n_extra = int(e.duplicated().sum())
-                shown = e[[client, session]].drop_duplicates().head(_N_SHOWN)
+                keys = e[[client, session]]
+                shown = keys.drop_duplicates()
+                parts = []
+                for a, b in shown.head(_N_SHOWN).itertuples(index=False):
+                    rows = keys.index[(keys[client] == a) & (keys[session] == b)]
+                    parts.append(f"{client} {_plain(a)!r} {session} {_plain(b)!r} "
+                                 f"(rows {_show(list(rows))})")
+                more = f"; ... ({len(shown)} pairs in all)" if len(shown) > _N_SHOWN else ""
                 p.add("exact_duplicate", "error", f"{client}/{session}", e.index,
-                      f"{n_extra} row(s) are exact copies of another row (every column equal): "
-                      + "; ".join(f"{client} {_plain(a)!r} {session} {_plain(b)!r}"
-                                  for a, b in shown.itertuples(index=False)) + ".",
+                      "expecting one row per client and session; found "
+                      f"{len(shown)} repeated pair(s): " + "; ".join(parts) + more
+                      + f"; the {n_extra} extra row(s) are exact copies (every column equal).",
                       "Remove the copies: cf.clean_sessions(df) keeps the first of each.")
             distinct = d.drop_duplicates().groupby([client, session], sort=False).size()
             clash_pairs = distinct[distinct > 1].index
@@ -426,11 +441,16 @@ def check_sessions(
                 pairs = conf[[client, session]].drop_duplicates()
                 diff_cols = [c for c in df.columns if c not in (client, session) and
                              conf.groupby([client, session])[c].nunique(dropna=False).gt(1).any()]
+                parts = []
+                for a, b in pairs.head(_N_SHOWN).itertuples(index=False):
+                    rows = conf.index[(conf[client] == a) & (conf[session] == b)]
+                    parts.append(f"{client} {_plain(a)!r} {session} {_plain(b)!r} "
+                                 f"(rows {_show(list(rows))})")
+                more = f"; ... ({len(pairs)} pairs in all)" if len(pairs) > _N_SHOWN else ""
                 p.add("conflicting_duplicate", "error", f"{client}/{session}", conf.index,
-                      f"{len(pairs)} (client, session) pair(s) occur in rows that differ "
-                      f"(in {_show(diff_cols)}): "
-                      + "; ".join(f"{client} {_plain(a)!r} {session} {_plain(b)!r}"
-                                  for a, b in pairs.head(_N_SHOWN).itertuples(index=False)) + ".",
+                      "expecting one row per client and session; found "
+                      f"{len(pairs)} repeated pair(s) whose rows differ (in {_show(diff_cols)}): "
+                      + "; ".join(parts) + more + ".",
                       "Look the session up in the source: keep the right row and drop the "
                       "other(s), or correct a mistyped session number. Averaging them hides a "
                       "data-entry error.")
@@ -442,7 +462,8 @@ def check_sessions(
             per = {t: list(r) for t, r in sub.groupby(sub, sort=False).groups.items()}
             minority = min(per, key=lambda t: len(per[t]))
             p.add("several_therapists", "error", f"{client}/{therapist}", sub.index,
-                  f"client {_plain(cl)!r} is under {len(per)} therapists: "
+                  f"expecting each client to see one therapist; found client {_plain(cl)!r} "
+                  "under therapists "
                   + ", ".join(f"{_plain(t)!r} (rows {_show(r)})" for t, r in per.items()) + ".",
                   f"If a few rows are a data-entry error (here {_plain(minority)!r}, "
                   f"{len(per[minority])} row(s)), correct their therapist in the source; if "
@@ -500,9 +521,13 @@ def raise_on_errors(problems: pd.DataFrame, *, where: str = "check_sessions") ->
 
     Raises
     ------
+    ColumnError
+        When every error concerns the values of one column or another (text in a score,
+        infinite values, a constant or all-missing column, missing-value codes, values out of
+        range, dates as sessions): one message, how many problems, then each with its column,
+        what was found and what to do.
     DataValidationError
-        One message: how many problems, then each with its column, what was found and what to
-        do.
+        Otherwise (duplicates, a client under several therapists, ids), with the same message.
 
     Examples
     --------
@@ -521,7 +546,8 @@ def raise_on_errors(problems: pd.DataFrame, *, where: str = "check_sessions") ->
         return None
     parts = [f"({i}) column {r.column!r}: {r.message} {r.advice}"
              for i, r in enumerate(errors.itertuples(index=False), start=1)]
-    raise DataValidationError(
+    kind = ColumnError if set(errors["check"]) <= _COLUMN_CHECKS else DataValidationError
+    raise kind(
         f"{where}: {len(errors)} problem(s) in the data: " + " ".join(parts)
         + " cf.check_sessions(df) lists every problem as a table.")
 
