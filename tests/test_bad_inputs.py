@@ -130,7 +130,9 @@ def test_sentinels_in_csv_are_flagged_and_na_values_removes_them(tmp_path):
     raw.loc[7, "alliance"] = 999
     path = tmp_path / "export.csv"
     raw.to_csv(path, index=False)
-    df = cf.read_sessions(path)
+    with pytest.warns(UserWarning, match=r"1 problem\(s\) need a decision \(sentinel in 'alliance'\)"):
+        df = cf.read_sessions(path)
+    assert df.attrs["commonfactors"]["problems"] == 1
     p = checks_of(df)
     row = p[p["check"] == "sentinel"].iloc[0]
     assert (row["severity"], row["column"], row["n"]) == ("error", "alliance", 3)

@@ -137,8 +137,10 @@ def check_nesting(df: pd.DataFrame) -> None:
             more = f" ({len(crossed)} clients in all)" if len(crossed) > _N_SHOWN else ""
             raise DataValidationError(
                 "columns 'client'/'therapist': expecting each client to see exactly one "
-                f"therapist; found {'; '.join(parts)}{more}. Give clients ids that are unique "
-                "across therapists (e.g. therapist + '_' + client)."
+                f"therapist; found {'; '.join(parts)}{more}. If some rows are a data-entry "
+                "error, correct their therapist in the source (cf.clean_sessions(..., "
+                "several_therapists='majority') states that decision); if the client changed "
+                "therapist or two clients share an id, give them distinct ids."
             )
     dup = df.duplicated(["client", "session"], keep=False)
     if dup.any():

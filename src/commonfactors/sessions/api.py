@@ -169,7 +169,8 @@ def read_sessions(
         ``recoded`` (kept empty: text is never recoded to numbers), ``categories`` (columns
         turned into categories from value labels), ``na_values``, ``user_missing``,
         ``ranges``, ``out_of_range``, ``session_dates``, ``encoding``, ``sep`` and
-        ``problems`` (errors found with ``problems="warn"``).
+        ``problems`` (the number of errors :func:`commonfactors.check_sessions` finds in the
+        result, announced in a warning).
 
     Raises
     ------
@@ -343,18 +344,20 @@ def read_sessions(
             "problems": None,
         }
     }
-    if problems == "warn":
-        from .checks import check_sessions
+    from .checks import check_sessions
 
-        found = check_sessions(df)
-        errs = found[found["severity"] == "error"]
-        df.attrs["commonfactors"]["problems"] = int(len(errs))
-        if len(errs):
-            warnings.warn(
-                f"read_sessions: {len(errs)} problem(s) need a decision ("
-                + ", ".join(f"{k}: {v}" for k, v in errs["check"].value_counts(sort=False).items())
-                + "); cf.check_sessions(df) lists them, cf.clean_sessions(df) removes exact "
-                "duplicates.", UserWarning, stacklevel=2)
+    # every error check_sessions finds (missing-value codes such as -99 read as scores, ...) is
+    # counted and announced; with problems="raise" the structural ones have raised above
+    found = check_sessions(df)
+    errs = found[found["severity"] == "error"]
+    df.attrs["commonfactors"]["problems"] = int(len(errs))
+    if len(errs):
+        where = ", ".join(f"{k} in {c!r}" for k, c in zip(errs["check"], errs["column"],
+                                                          strict=True))
+        warnings.warn(
+            f"read_sessions: {len(errs)} problem(s) need a decision ({where}); "
+            "cf.check_sessions(df) lists them with advice, cf.clean_sessions(df) removes exact "
+            "duplicates.", UserWarning, stacklevel=2)
     for col, what in range_info.items():
         warnings.warn(
             f"read_sessions: column {mapping.get(col, col)!r}: {what['n']} value(s) outside "
