@@ -9,7 +9,8 @@ process measures), :func:`summarize_sessions`, and for exports that are not sess
 """
 
 from .api import change_view, read_sessions, summarize_sessions, validate_sessions
-from .checks import check_sessions, clean_sessions, raise_on_errors
+from .checks import check_sessions, raise_on_errors
+from .cleaning import clean_sessions
 from .shape import score_items, wide_to_long
 
 __all__ = ["read_sessions", "validate_sessions", "change_view", "summarize_sessions",
