@@ -544,3 +544,21 @@ def test_clinic_export_regenerates_byte_for_byte(tmp_path):
     spec.loader.exec_module(mod)
     for path in mod.write(tmp_path):
         assert path.read_bytes() == (CLINIC / path.name).read_bytes(), path.name
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: cf.read_sessions(d, na_values={"alliance": [3.0]}, ranges={"outcome": (0, 20)},
+                               factors={"technique": ["arm"]}, problems="warn"),
+    lambda d: cf.check_sessions(d, ranges={"alliance": (1, 4)}),
+    lambda d: cf.clean_sessions(d, several_therapists="majority"),
+    lambda d: cf.score_items(d, ["alliance", "outcome"], name="s", reverse=["alliance"],
+                             scale=(-200, 200)),
+], ids=["read_sessions", "check_sessions", "clean_sessions", "score_items"])
+def test_the_callers_frame_is_never_modified(call):
+    d = messy().drop(columns="empty")
+    d.loc[10, "alliance"] = 4.0
+    d.attrs = {"commonfactors": {"note": "mine"}}
+    before = d.copy(deep=True)
+    quiet(call, d)
+    pd.testing.assert_frame_equal(d, before)
+    assert d.attrs == {"commonfactors": {"note": "mine"}}
