@@ -144,7 +144,7 @@ def test_round_trip_text_and_parquet(tmp_path, name, writer):
     assert df.attrs["commonfactors"]["source"] == str(path)
 
 
-def test_round_trip_spss_keeps_codes_and_value_labels(tmp_path):
+def test_round_trip_spss_labels_become_categories_or_stay_codes(tmp_path):
     pyreadstat = pytest.importorskip("pyreadstat")
     raw = raw_frame()
     path = tmp_path / "d.sav"
@@ -158,13 +158,23 @@ def test_round_trip_spss_keeps_codes_and_value_labels(tmp_path):
             "PHQ9": {7.0: "seven", 22.0: "twenty-two"},
         },
     )
-    df = read_sessions(path, columns=MAP)
+    # value_labels="codes": the numbers as they are, labels in the metadata
+    df = read_sessions(path, columns=MAP, value_labels="codes")
     pd.testing.assert_frame_equal(df, canon())
     meta = df.attrs["commonfactors"]
     assert meta["value_labels"]["arm"] == {0: "control", 1: "active"}
     assert meta["value_labels"]["outcome"] == {7: "seven", 22: "twenty-two"}
     assert meta["variable_labels"] == {"outcome": "PHQ-9 total score"}
+    assert meta["categories"] == []
     assert df["arm"].dtype == np.float64 and df["outcome"].dtype == np.float64
+    # default: a fully labelled column becomes a category (labels in code order); the
+    # outcome stays numeric even though some of its values carry labels
+    cat = read_sessions(path, columns=MAP)
+    assert cat["arm"].dtype == pd.CategoricalDtype(["control", "active"])
+    expected = canon()["arm"].map({0.0: "control", 1.0: "active"})
+    assert cat["arm"].astype(str).tolist() == expected.tolist()
+    assert cat["outcome"].dtype == np.float64
+    assert cat.attrs["commonfactors"]["categories"] == ["arm"]
 
 
 def test_round_trip_stata_keeps_codes_and_value_labels(tmp_path):
@@ -172,7 +182,7 @@ def test_round_trip_stata_keeps_codes_and_value_labels(tmp_path):
     raw["arm"] = raw["arm"].astype("int32")
     path = tmp_path / "d.dta"
     raw.to_stata(path, write_index=False, value_labels={"arm": {0: "control", 1: "active"}})
-    df = read_sessions(path, columns=MAP)
+    df = read_sessions(path, columns=MAP, value_labels="codes")
     expected = canon(raw)
     expected["arm"] = expected["arm"].astype(float)
     df["arm"] = df["arm"].astype(float)
@@ -188,14 +198,22 @@ def test_format_overrides_extension(tmp_path):
 
 
 def test_unknown_extension_names_supported_ones(tmp_path):
-    path = tmp_path / "export.xlsx"
+    path = tmp_path / "export.json"
     path.write_text("x")
     with pytest.raises(
-        CommonFactorsError, match=r"'\.xlsx'.*supported extensions: \.csv.*\.sav.*\.dta"
+        CommonFactorsError, match=r"'\.json'.*supported extensions: \.csv.*\.sav.*\.dta.*\.xlsx"
     ):
         read_sessions(path, columns=MAP)
-    with pytest.raises(CommonFactorsError, match=r"`format`: expecting one of .*got 'xlsx'"):
-        read_sessions(path, columns=MAP, format="xlsx")
+    with pytest.raises(CommonFactorsError, match=r"`format`: expecting one of .*got 'json'"):
+        read_sessions(path, columns=MAP, format="json")
+    old = tmp_path / "export.xls"
+    old.write_text("x")
+    with pytest.raises(CommonFactorsError, match=r"save it as \.xlsx"):
+        read_sessions(old, columns=MAP)
+    bad = tmp_path / "export.xlsx"
+    bad.write_text("x")
+    with pytest.raises(CommonFactorsError, match=r"could not read .* as excel .*Excel workbook"):
+        read_sessions(bad, columns=MAP)
 
 
 def test_missing_file_and_bad_input_type(tmp_path):
@@ -363,25 +381,21 @@ def test_factor_column_absent():
         canon(factors={"extra_therapeutic": ["Week"]})
 
 
-def test_factor_two_levels_recoded_more_levels_rejected():
+def test_text_factors_become_categories_never_numbers():
     raw = raw_frame()
     raw["placebo"] = pd.Categorical(["yes", "no"] * 5 + ["no"], categories=["no", "yes"])
     raw["flag"] = raw["arm"] > 0
-    with pytest.warns(UserWarning) as rec:
-        df = canon(raw, factors={"expectancy": ["placebo"], "technique": ["flag"]})
-    messages = sorted(str(w.message) for w in rec)
-    assert len(messages) == 2
-    assert "'flag' is not numeric; recoded its two levels as {'False': 0, 'True': 1}" in messages[0]
-    assert "'placebo' is not numeric; recoded its two levels as {'no': 0, 'yes': 1}" in messages[1]
-    assert df["placebo"].dtype == np.float64
-    assert df.attrs["commonfactors"]["recoded"]["placebo"] == {"no": 0, "yes": 1}
-    back = canon(raw.drop(columns=["placebo", "flag"]))
-    np.testing.assert_array_equal(df["flag"], back["arm"])
-    raw["site"] = ["a", "b", "c"] * 3 + ["a", "b"]
-    with pytest.raises(
-        ColumnError, match=r"'site' of group 'extra' is not numeric and has 3 levels"
-    ):
-        canon(raw, factors={"extra": ["site"]})
+    raw["site"] = ["TAU", "CBT ", "IPT"] * 3 + ["TAU", "CBT"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = canon(raw, factors={"expectancy": ["placebo"], "technique": ["flag", "site"]})
+    assert df["placebo"].dtype == pd.CategoricalDtype(["no", "yes"])
+    assert df["flag"].dtype == bool
+    # text: a category with stripped labels, any number of levels, no level turned into 0
+    assert df["site"].dtype == pd.CategoricalDtype(["CBT", "IPT", "TAU"])
+    assert df.attrs["commonfactors"]["recoded"] == {}
+    back = canon(raw.drop(columns=["placebo", "flag", "site"]))
+    np.testing.assert_array_equal(df["flag"], back["arm"] > 0)
 
 
 def test_fewer_than_two_therapists_when_required():

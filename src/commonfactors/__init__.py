@@ -24,6 +24,11 @@ _PUBLIC = {
     "read_sessions": "sessions",
     "change_view": "sessions",
     "validate_sessions": "sessions",
+    "check_sessions": "sessions",
+    "clean_sessions": "sessions",
+    "raise_on_errors": "sessions",
+    "score_items": "sessions",
+    "wide_to_long": "sessions",
     # datasets
     "load_dataset": "datasets",
     "list_datasets": "datasets",

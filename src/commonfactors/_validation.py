@@ -91,6 +91,13 @@ def check_factor_groups(
     for group, cols in factors.items():
         if isinstance(cols, str):
             cols = [cols]
+        if not isinstance(cols, (list, tuple, np.ndarray, pd.Index)) or not all(
+            isinstance(c, str) for c in cols
+        ):
+            raise FactorGroupError(
+                f"`factors`: group {group!r} must list column names (a list of strings, e.g. "
+                f"['arm']); got {cols!r}."
+            )
         cols = list(cols)
         if not cols:
             raise FactorGroupError(f"`factors`: group {group!r} is empty; give it at least one column.")

@@ -14,6 +14,7 @@ __all__ = [
     "FactorGroupError",
     "ModelSpecError",
     "ConfigError",
+    "ArgumentError",
     "EstimationError",
     "ClaimError",
 ]
@@ -41,6 +42,16 @@ class ModelSpecError(CommonFactorsError):
 
 class ConfigError(CommonFactorsError):
     """A simulator configuration or preset parameter is invalid."""
+
+
+class ArgumentError(ConfigError):
+    """A function argument is invalid (wrong type, out of range, unknown name).
+
+    Every argument check of the analysis functions (``decompose``, ``fit_mixed``,
+    ``lagged_effects``, the bootstrap) raises this class from one helper,
+    :func:`commonfactors._validation.check_analysis_args`; it is a :class:`ConfigError` (and so a
+    :class:`CommonFactorsError` and a ``ValueError``), so existing handlers keep working.
+    """
 
 
 class EstimationError(CommonFactorsError):

@@ -48,6 +48,10 @@ def run_report(
     out: str | os.PathLike = "report",
     seed: int | None = 1,
     progress: bool = True,
+    columns: Mapping[str, str] | None = None,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
+    outside: Sequence[str] | None = None,
+    read_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Analyse session data (or the bundled datasets) and write the HTML report.
 
@@ -82,6 +86,19 @@ def run_report(
         Seed of the bootstrap, passed to every decomposition (the same seed for each dataset).
     progress : bool, default True
         Show progress bars (datasets, replicates) when standard error is a terminal.
+    columns : dict, optional
+        Your data only: role -> your column name (``{"therapist": "TherID", "outcome":
+        "PHQ9"}``), as in :func:`commonfactors.read_sessions`.
+    references : dict, optional
+        Your data only: reference ("absent") levels, ``{group: {column: value}}``, passed to
+        :func:`commonfactors.decompose` (e.g. ``{"technique": {"arm": "TAU"}}``).
+    outside : list of str, optional
+        Your data only: factor groups outside therapy, passed to
+        :func:`commonfactors.decompose` (default there: ``extra_therapeutic``).
+    read_options : dict, optional
+        Your data only: further :func:`commonfactors.read_sessions` arguments (``na_values``,
+        ``ranges``, ``session_dates``, ``value_labels``, ``encoding``, ``sep``, ``sheet``,
+        ``higher_is_better``, ``missing``, ``out_of_range``).
 
     Returns
     -------
@@ -123,10 +140,18 @@ def run_report(
     show = bool(progress) and _stderr_is_terminal()
 
     if data is None:
+        given = [n for n, v in (("columns", columns), ("references", references),
+                                ("outside", outside), ("read_options", read_options))
+                 if v is not None]
+        if given:
+            raise CommonFactorsError(
+                f"`{given[0]}`: only for your own data; the bundled datasets use fixed column "
+                "names and references. Pass a data file or DataFrame, or leave it out.")
         jobs = _bundled_jobs(view)
         bundled = True
     else:
-        jobs = [_user_job(data, factors)]
+        jobs = [_user_job(data, factors, columns=columns, read_options=read_options,
+                          references=references)]
         bundled = False
 
     from tqdm.auto import tqdm
@@ -134,7 +159,7 @@ def run_report(
     results = []
     for job in tqdm(jobs, desc="datasets", unit="dataset", disable=not show or len(jobs) < 2):
         results.append(_analyse(job, view=view, n_boot=n_boot, seed=seed, progress=show,
-                                keep_going=bundled))
+                                keep_going=bundled, outside=outside))
     if bundled:
         results.append(_analyse_arm_level(n_boot=n_boot, seed=seed))
 
@@ -250,8 +275,28 @@ def _stderr_is_terminal() -> bool:
 # --------------------------------------------------------------------------------------------
 # jobs: what to analyse
 # --------------------------------------------------------------------------------------------
-def _user_job(data: Any, factors: Mapping[str, Sequence[str]] | None) -> dict[str, Any]:
+_READ_OPTIONS = ("na_values", "ranges", "out_of_range", "session_dates", "value_labels",
+                 "encoding", "sep", "sheet", "higher_is_better", "missing", "format",
+                 "require_therapist")
+
+
+def _user_job(data: Any, factors: Mapping[str, Sequence[str]] | None, *,
+              columns: Mapping[str, str] | None = None,
+              read_options: Mapping[str, Any] | None = None,
+              references: Mapping[str, Any] | None = None) -> dict[str, Any]:
     from ..sessions.api import read_sessions
+
+    if read_options is None:
+        read_options = {}
+    if not isinstance(read_options, Mapping):
+        raise CommonFactorsError(
+            f"`read_options`: expecting a mapping of read_sessions arguments; got "
+            f"{type(read_options).__name__}.")
+    unknown = [k for k in read_options if k not in _READ_OPTIONS]
+    if unknown:
+        raise CommonFactorsError(
+            f"`read_options`: unknown option(s) {', '.join(map(repr, unknown))}; expecting "
+            f"some of {', '.join(_READ_OPTIONS)}.")
 
     if isinstance(data, pd.DataFrame):
         source = "DataFrame"
@@ -282,14 +327,14 @@ def _user_job(data: Any, factors: Mapping[str, Sequence[str]] | None) -> dict[st
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = read_sessions(data, factors=factors)
+        frame = read_sessions(data, factors=factors, columns=columns, **dict(read_options))
     _pass_on(caught)
     info = dict(frame.attrs.get("commonfactors", {}))
     return {
         "title": title,
         "data": frame,
         "factors": info.get("factors") or dict(factors),
-        "references": None,
+        "references": references,
         "truth": None,
         "source": source,
         "description": None,
@@ -395,7 +440,8 @@ def _truth(path: str | None, view: str) -> pd.DataFrame | None:
 # analysis
 # --------------------------------------------------------------------------------------------
 def _analyse(job: dict[str, Any], *, view: str, n_boot: int, seed: int | None, progress: bool,
-             keep_going: bool) -> tuple[str, Any, dict[str, Any]]:
+             keep_going: bool, outside: Sequence[str] | None = None
+             ) -> tuple[str, Any, dict[str, Any]]:
     from ..decomposition.api import decompose
 
     extras = {k: job[k] for k in ("data", "truth", "factors", "source", "description",
@@ -410,9 +456,10 @@ def _analyse(job: dict[str, Any], *, view: str, n_boot: int, seed: int | None, p
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            more = {} if outside is None else {"outside": outside}
             res = decompose(job["data"], factors=job["factors"], view=job.get("view", view),
                             n_boot=n_boot, seed=seed, progress=progress,
-                            references=job["references"])
+                            references=job["references"], **more)
         except CommonFactorsError as exc:
             if not keep_going:
                 raise

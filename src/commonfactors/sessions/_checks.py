@@ -137,8 +137,10 @@ def check_nesting(df: pd.DataFrame) -> None:
             more = f" ({len(crossed)} clients in all)" if len(crossed) > _N_SHOWN else ""
             raise DataValidationError(
                 "columns 'client'/'therapist': expecting each client to see exactly one "
-                f"therapist; found {'; '.join(parts)}{more}. Give clients ids that are unique "
-                "across therapists (e.g. therapist + '_' + client)."
+                f"therapist; found {'; '.join(parts)}{more}. If some rows are a data-entry "
+                "error, correct their therapist in the source (cf.clean_sessions(..., "
+                "several_therapists='majority') states that decision); if the client changed "
+                "therapist or two clients share an id, give them distinct ids."
             )
     dup = df.duplicated(["client", "session"], keep=False)
     if dup.any():
@@ -177,10 +179,12 @@ def prepare_factors(
     *,
     recode: bool,
 ) -> tuple[dict[str, list[str]] | None, dict[str, dict[str, int]]]:
-    """Validate factor columns; recode two-level non-numeric ones to 0/1 when ``recode``.
+    """Validate factor columns; with ``recode`` text columns become pandas categories.
 
-    Returns the clean mapping and ``{column: {level: code}}`` for recoded columns. ``df`` is
-    changed in place (callers pass their own copy).
+    Text is never turned into numbers here (a first-level-is-zero coding would make the first
+    level in alphabetical order the "absent" level); the analysis chooses the reference level.
+    Returns the clean mapping and an empty ``recoded`` dict (kept for the report's format).
+    ``df`` is changed in place (callers pass their own copy).
     """
     if factors is None:
         return None, {}
@@ -203,29 +207,18 @@ def prepare_factors(
                 )
             s = df[col]
             is_bool = pd.api.types.is_bool_dtype(s.dtype)
-            if (is_bool and recode) or not (is_bool or pd.api.types.is_numeric_dtype(s.dtype)):
-                levels = (
-                    list(s.cat.categories[s.cat.categories.isin(s.dropna().unique())])
-                    if isinstance(s.dtype, pd.CategoricalDtype)
-                    else sorted(pd.unique(s.dropna()), key=lambda v: (str(type(v)), v))
-                )
-                if len(levels) > 2:
-                    raise ColumnError(
-                        f"`factors`: column {col!r} of group {group!r} is not numeric and has "
-                        f"{len(levels)} levels ({show_values(levels)}); expecting numbers or two "
-                        "levels. Dummy-code it into 0/1 columns and list those instead."
-                    )
-                if len(levels) == 2:
-                    codes = {str(py_scalar(levels[0])): 0, str(py_scalar(levels[1])): 1}
-                    if recode:
-                        mapped = s.astype(object).map({levels[0]: 0.0, levels[1]: 1.0})
-                        df[col] = pd.to_numeric(mapped, errors="coerce").astype(float)
-                        recoded[col] = codes
-                    else:
-                        raise ColumnError(
-                            f"`factors`: column {col!r} of group {group!r} is not numeric "
-                            f"(dtype {s.dtype}); expecting numbers. Recode it to 0/1."
-                        )
+            numeric = pd.api.types.is_numeric_dtype(s.dtype) and not is_bool
+            if not numeric and not is_bool and not recode:
+                raise ColumnError(
+                    f"`factors`: column {col!r} of group {group!r} is not numeric "
+                    f"(dtype {s.dtype}); expecting numbers. Read the data with "
+                    "cf.read_sessions, or pass it to cf.decompose, which codes categories.")
+            if recode and not numeric and not is_bool and not isinstance(
+                    s.dtype, pd.CategoricalDtype):
+                vals = s.map(lambda v: v.strip() if isinstance(v, str) else v)
+                vals = vals.map(lambda v: np.nan if isinstance(v, str) and v == "" else v)
+                levels = sorted(pd.unique(vals.dropna()), key=lambda v: (str(type(v)), str(v)))
+                df[col] = pd.Categorical(vals, categories=levels)
             n_distinct = df[col].nunique(dropna=True)
             if n_distinct < 2:
                 raise ColumnError(

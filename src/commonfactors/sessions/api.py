@@ -30,10 +30,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_int, check_option
+from .._validation import check_columns, check_option
 from ..errors import ColumnError, CommonFactorsError, DataValidationError
 from ._checks import (
-    CANONICAL,
     ROLES,
     check_nesting,
     check_outcome_values,
@@ -42,12 +41,20 @@ from ._checks import (
     ids_as_str,
     parse_numeric,
     prepare_factors,
-    py_scalar,
     resolve_columns,
     show_values,
     sort_canonical,
 )
+from ._prepare import (
+    SESSION_DATE_RULES,
+    apply_na_values,
+    apply_ranges,
+    check_ranges,
+    labels_to_categories,
+    sessions_from_dates,
+)
 from ._readers import read_table
+from .views import change_view, summarize_sessions
 
 __all__ = [
     "ROLES",
@@ -74,15 +81,25 @@ def read_sessions(
     factors: Mapping[str, Sequence[str]] | None = None,
     require_therapist: bool = False,
     format: str | None = None,
+    na_values: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    out_of_range: Literal["missing", "raise"] = "missing",
+    session_dates: Literal["index", "weeks"] = "index",
+    value_labels: str | Sequence[str] = "categories",
+    encoding: str | None = None,
+    sep: str | None = None,
+    sheet: str | int | None = None,
+    problems: Literal["raise", "warn"] = "raise",
 ) -> pd.DataFrame:
     """Read long session data into the canonical schema, with validation and a report.
 
     Parameters
     ----------
     path_or_frame : DataFrame, str or Path
-        A DataFrame (never modified), or a file: CSV (``.csv``; ``.tsv`` tab-separated;
-        ``.txt`` with the delimiter detected), Parquet (``.parquet``, ``.pq``), SPSS
-        (``.sav``, ``.zsav``) or Stata (``.dta``).
+        A DataFrame (never modified), or a file: CSV (``.csv``, ``.txt``: delimiter and
+        encoding detected; ``.tsv`` tab-separated), Excel (``.xlsx``), Parquet (``.parquet``,
+        ``.pq``), SPSS (``.sav``, ``.zsav``) or Stata (``.dta``). SPSS/Stata user-missing
+        values are set missing and counted (``attrs["user_missing"]``).
     columns : dict, optional
         Role -> your column name, e.g. ``{"therapist": "TherID", "client": "ClientID",
         "session": "Week", "outcome": "PHQ9"}``. Unmapped roles default to the canonical name;
@@ -98,14 +115,47 @@ def read_sessions(
         column and the number of missing values ("raise").
     factors : dict, optional
         ``{group: [columns]}``, checked with a column in at most one group. Columns are named
-        as in the returned frame. Each must exist, be numeric (a boolean, categorical or text
-        column with two levels is recoded to 0/1, first level = 0, and the recoding is reported)
-        and not be constant.
+        as in the returned frame. Each must exist and vary. Text columns become pandas
+        categories (any number of levels; never recoded to numbers: the reference level is
+        chosen by :func:`commonfactors.decompose`, e.g. the control arm), booleans stay
+        booleans.
     require_therapist : bool, default False
         Ask for a therapist level: the therapist column must exist with at least 2 therapists.
     format : str, optional
         File format overriding the extension, one of ``csv, tsv, txt, parquet, pq, sav, zsav,
-        dta``.
+        dta, xlsx, xlsm``.
+    na_values : list or dict, optional
+        Missing-value codes, e.g. ``[-99, 999, "n/a"]`` (every column but the ids) or
+        ``{"WAI": [-99], "CEQ": [999]}`` (columns by source name or role). Set missing and
+        counted per column in ``attrs["na_values"]``.
+    ranges : dict, optional
+        Valid range per column, ``{"alliance": (1, 7)}`` (inclusive); values outside are set
+        missing (``out_of_range="missing"``, counted in ``attrs["out_of_range"]`` with a
+        warning) or raise ColumnError (``"raise"``). Kept in ``attrs["ranges"]``, where
+        :func:`commonfactors.check_sessions` finds them.
+    out_of_range : {"missing", "raise"}, default "missing"
+    session_dates : {"index", "weeks"}, default "index"
+        When the session column holds dates (datetime values or date text): "index" numbers
+        each client's visits in date order (0 = first visit; visits on the same date share a
+        number, so a repeated visit shows as a duplicate), "weeks" counts whole weeks since the
+        client's first visit. The dates are kept as ``session_date`` and the rule is recorded
+        in ``attrs["session_dates"]``.
+    value_labels : "categories", "codes" or list of str, default "categories"
+        SPSS/Stata value labels: "categories" turns every labelled column whose values all
+        have a label (ids, session and outcome excepted) into a pandas category with the labels
+        in code order (arm codes 1/2/3 -> CBT/IPT/TAU); "codes" keeps the numeric codes (e.g.
+        ordered rating items), with the labels in ``attrs["value_labels"]``; a list converts
+        only those columns.
+    encoding, sep : str, optional
+        Text encoding and delimiter of a CSV file (detected when not given; the ones used are
+        in ``attrs["encoding"]``, ``attrs["sep"]``).
+    sheet : str or int, optional
+        Excel sheet (name or 0-based position); default the first.
+    problems : {"raise", "warn"}, default "raise"
+        A client under two therapists or a repeated (client, session) pair raises
+        DataValidationError ("raise"), or the data are returned with a warning that counts
+        the problems (``"warn"``), so that :func:`commonfactors.check_sessions` can list them
+        and :func:`commonfactors.clean_sessions` fix what is unambiguous.
 
     Returns
     -------
@@ -115,8 +165,12 @@ def read_sessions(
         ``dropped_by`` (column -> number of missing values among dropped rows; a row missing
         two columns counts in both), ``higher_is_better``, ``outcome_transform``,
         ``value_labels`` (``{column: {code: label}}`` from SPSS/Stata; codes stay as numbers in
-        the data), ``variable_labels``, ``columns`` (role -> source column), ``factors`` and
-        ``recoded``.
+        the data), ``variable_labels``, ``columns`` (role -> source column), ``factors``,
+        ``recoded`` (kept empty: text is never recoded to numbers), ``categories`` (columns
+        turned into categories from value labels), ``na_values``, ``user_missing``,
+        ``ranges``, ``out_of_range``, ``session_dates``, ``encoding``, ``sep`` and
+        ``problems`` (the number of errors :func:`commonfactors.check_sessions` finds in the
+        result, announced in a warning).
 
     Raises
     ------
@@ -149,6 +203,9 @@ def read_sessions(
     0
     """
     check_option("missing", missing, ("drop", "raise"))
+    check_option("out_of_range", out_of_range, ("missing", "raise"))
+    check_option("session_dates", session_dates, SESSION_DATE_RULES)
+    check_option("problems", problems, ("raise", "warn"))
     for name, flag in (
         ("higher_is_better", higher_is_better),
         ("require_therapist", require_therapist),
@@ -156,13 +213,20 @@ def read_sessions(
         if not isinstance(flag, (bool, np.bool_)):
             raise CommonFactorsError(f"`{name}`: expecting True or False; got {flag!r}.")
 
+    value_labels_option = value_labels
     value_labels: dict[str, dict[Any, str]] = {}
     variable_labels: dict[str, str] = {}
+    how: dict[str, Any] = {}
     if isinstance(path_or_frame, pd.DataFrame):
         raw = path_or_frame
         source = "DataFrame"
+        if encoding is not None or sep is not None or sheet is not None:
+            raise CommonFactorsError(
+                "`encoding`/`sep`/`sheet`: only for files; the data are a DataFrame. Leave "
+                "them out.")
     elif isinstance(path_or_frame, (str, Path)):
-        raw, value_labels, variable_labels = read_table(path_or_frame, format)
+        raw, value_labels, variable_labels, how = read_table(
+            path_or_frame, format, encoding=encoding, sep=sep, sheet=sheet)
         source = str(path_or_frame)
     else:
         raise CommonFactorsError(
@@ -186,6 +250,10 @@ def read_sessions(
     df = raw.copy(deep=True).rename(columns=renamed)
     df.attrs = {}
     n_read = len(df)
+    categories = labels_to_categories(df, value_labels, value_labels_option, mapping)
+    na_counts = apply_na_values(df, na_values, mapping)
+    declared = check_ranges(ranges, df, mapping)
+    dates_info = sessions_from_dates(df, session_dates) if n_read else None
     df["outcome"] = parse_numeric(
         df["outcome"], "outcome", f"role outcome, source column {mapping['outcome']!r}"
     )
@@ -197,6 +265,7 @@ def read_sessions(
             "`path_or_frame`: the data have no rows; expecting one row per session."
         )
     check_outcome_values(df["outcome"])  # all missing -> error, whatever `missing` says
+    range_info = apply_ranges(df, declared, out_of_range, mapping)
 
     # missing values in the key columns
     keys = [r for r in ("therapist", "client", "session", "outcome") if r in df.columns]
@@ -230,7 +299,13 @@ def read_sessions(
     if "therapist" in df.columns:
         df["therapist"] = ids_as_str(df["therapist"])
     check_therapists(df, require_therapist)
-    check_nesting(df)
+    if problems == "raise":
+        try:
+            check_nesting(df)
+        except DataValidationError as exc:
+            raise DataValidationError(
+                f"{exc} To read the data anyway and list every problem, use "
+                "read_sessions(..., problems='warn') and cf.check_sessions(df).") from None
     clean_factors, recoded = prepare_factors(df, factors, renamed, recode=True)
 
     transform = None
@@ -258,8 +333,36 @@ def read_sessions(
             "columns": dict(mapping),
             "factors": clean_factors,
             "recoded": recoded,
+            "categories": categories,
+            "na_values": na_counts,
+            "user_missing": how.get("user_missing", {}),
+            "ranges": declared,
+            "out_of_range": range_info,
+            "session_dates": dates_info,
+            "encoding": how.get("encoding"),
+            "sep": how.get("sep"),
+            "problems": None,
         }
     }
+    from .checks import check_sessions
+
+    # every error check_sessions finds (missing-value codes such as -99 read as scores, ...) is
+    # counted and announced; with problems="raise" the structural ones have raised above
+    found = check_sessions(df)
+    errs = found[found["severity"] == "error"]
+    df.attrs["commonfactors"]["problems"] = int(len(errs))
+    if len(errs):
+        where = ", ".join(f"{k} in {c!r}" for k, c in zip(errs["check"], errs["column"],
+                                                          strict=True))
+        warnings.warn(
+            f"read_sessions: {len(errs)} problem(s) need a decision ({where}); "
+            "cf.check_sessions(df) lists them with advice, cf.clean_sessions(df) removes exact "
+            "duplicates.", UserWarning, stacklevel=2)
+    for col, what in range_info.items():
+        warnings.warn(
+            f"read_sessions: column {mapping.get(col, col)!r}: {what['n']} value(s) outside "
+            f"the declared range {declared[col][0]:g} to {declared[col][1]:g} set missing "
+            f"({show_values(what['values'])}).", UserWarning, stacklevel=2)
     if n_dropped:
         why = ", ".join(f"{c}: {n}" for c, n in dropped_by.items())
         warnings.warn(
@@ -334,203 +437,3 @@ def validate_sessions(
     check_nesting(df)
     prepare_factors(df, factors, {}, recode=False)
     return None
-
-
-def change_view(
-    df: pd.DataFrame,
-    *,
-    predictors: Sequence[str] | None = None,
-    min_sessions: int = 2,
-) -> pd.DataFrame:
-    """One row per client: first and last observed outcome, improvement, client-level means.
-
-    Parameters
-    ----------
-    df : DataFrame
-        Canonical long frame (see :func:`read_sessions`); rows with a missing outcome are not
-        observed sessions. Not modified.
-    predictors : list of str, optional
-        Columns averaged per client. Default: every numeric or boolean column other than
-        ``therapist, client, session, outcome, outcome_raw``.
-    min_sessions : int, default 2
-        Clients with fewer observed sessions are dropped, counted in a warning and in
-        ``attrs["commonfactors"]``.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``therapist`` (if present), ``client``, ``pre``, ``post``, ``improvement``,
-        ``n_sessions``, ``first_session``, ``last_session``, ``window`` and one column per
-        predictor (same name), sorted by therapist and client. ``attrs["commonfactors"]`` holds
-        ``n_clients``, ``n_clients_dropped``, ``min_sessions``, ``predictors`` and ``sessions``
-        (the long frame's report, if any).
-
-    Notes
-    -----
-    ``pre`` is the outcome at the client's first *observed* session and ``post`` at the last
-    observed one, so a client who drops out has a shorter window: ``window = last_session -
-    first_session`` and ``n_sessions`` (observed sessions) say how much each row covers.
-    ``improvement = pre - post`` in the higher = worse convention (positive = got better;
-    with ``higher_is_better=True`` data the outcome is already sign-flipped by
-    :func:`read_sessions`). Predictor means are taken over the observed sessions, skipping
-    missing predictor values. This is the pre-post change view of METHODS.md section 1 [1]_.
-
-    References
-    ----------
-    .. [1] Baldwin, S. A., Wampold, B. E., & Imel, Z. E. (2007). Untangling the
-       alliance-outcome correlation. Journal of Consulting and Clinical Psychology, 75(6),
-       842-852.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> long = pd.DataFrame({"client": ["a", "a", "a"], "session": [0, 1, 2],
-    ...                      "outcome": [20.0, 15.0, 11.0], "alliance": [3.0, 4.0, 5.0]})
-    >>> change_view(long)[["pre", "post", "improvement", "alliance"]].iloc[0].tolist()
-    [20.0, 11.0, 9.0, 4.0]
-    """
-    check_columns(df, ["client", "session", "outcome"], param="df")
-    min_sessions = check_int("min_sessions", min_sessions, minimum=1)
-    has_ther = "therapist" in df.columns
-    out_cols = (
-        "pre",
-        "post",
-        "improvement",
-        "n_sessions",
-        "first_session",
-        "last_session",
-        "window",
-    )
-    if predictors is None:
-        predictors = [
-            c
-            for c in df.columns
-            if c not in CANONICAL
-            and (
-                pd.api.types.is_numeric_dtype(df[c].dtype)
-                or pd.api.types.is_bool_dtype(df[c].dtype)
-            )
-        ]
-    else:
-        if isinstance(predictors, str):
-            predictors = [predictors]
-        predictors = list(predictors)
-        check_columns(df, predictors, param="predictors")
-        for c in predictors:
-            if c in CANONICAL:
-                raise ColumnError(
-                    f"`predictors`: {c!r} is a canonical column; the change view already "
-                    "summarises it. Remove it from `predictors`."
-                )
-            if not (
-                pd.api.types.is_numeric_dtype(df[c].dtype)
-                or pd.api.types.is_bool_dtype(df[c].dtype)
-            ):
-                raise ColumnError(
-                    f"`predictors`: column {c!r} is not numeric (dtype {df[c].dtype}); "
-                    "expecting numbers or booleans. Recode it first."
-                )
-    clash = [c for c in predictors if c in out_cols]
-    if clash:
-        raise ColumnError(
-            f"`predictors`: column(s) {show_values(clash)} clash with change-view columns "
-            f"{', '.join(out_cols)}; rename them first."
-        )
-
-    ids = (["therapist"] if has_ther else []) + ["client"]
-    obs = df.loc[df["outcome"].notna(), ids + ["session", "outcome"] + predictors].copy()
-    obs.attrs = {}
-    if predictors:
-        obs[predictors] = obs[predictors].astype(float)
-    obs = obs.sort_values(["client", "session"], kind="mergesort")
-    g = obs.groupby("client", sort=False)
-    agg = pd.DataFrame(
-        {
-            "pre": g["outcome"].first(),
-            "post": g["outcome"].last(),
-            "n_sessions": g["session"].size().astype("int64"),
-            "first_session": g["session"].first(),
-            "last_session": g["session"].last(),
-        }
-    )
-    if has_ther:
-        agg.insert(0, "therapist", g["therapist"].first())
-    agg["improvement"] = agg["pre"] - agg["post"]
-    agg["window"] = agg["last_session"] - agg["first_session"]
-    for c in predictors:
-        agg[c] = g[c].mean()
-    agg = agg.reset_index()
-
-    all_clients = pd.unique(df["client"])
-    n_clients = len(all_clients)
-    keep = agg["n_sessions"] >= min_sessions
-    n_drop = int(n_clients - keep.sum())
-    out = agg.loc[keep, ids + list(out_cols) + predictors]
-    out = sort_canonical(out)
-    report = df.attrs.get("commonfactors") if isinstance(df.attrs, dict) else None
-    out.attrs = {
-        "commonfactors": {
-            "view": "change",
-            "n_clients": int(n_clients),
-            "n_clients_dropped": n_drop,
-            "min_sessions": min_sessions,
-            "predictors": list(predictors),
-            "sessions": report,
-        }
-    }
-    if n_drop:
-        warnings.warn(
-            f"change_view: dropped {n_drop} of {n_clients} clients with fewer than "
-            f"{min_sessions} observed sessions; see attrs['commonfactors'].",
-            UserWarning,
-            stacklevel=2,
-        )
-    return out
-
-
-def summarize_sessions(df: pd.DataFrame) -> dict[str, Any]:
-    """Counts that describe a canonical long frame (used by the HTML report).
-
-    Parameters
-    ----------
-    df : DataFrame
-        Canonical long frame. Not modified.
-
-    Returns
-    -------
-    dict
-        ``n_therapists`` (None without a therapist column), ``n_clients``, ``n_sessions``
-        (distinct session indices), ``n_rows``, ``n_observed`` (rows with an outcome),
-        ``session_min``, ``session_max``, ``clients_per_therapist`` and ``sessions_per_client``
-        (each ``{"min", "median", "max"}``; sessions counted as observed rows per client; the
-        former None without therapists), and ``missing`` (column -> number of missing values).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> long = pd.DataFrame({"therapist": ["t1"] * 3, "client": ["a", "a", "b"],
-    ...                      "session": [0, 1, 0], "outcome": [3.0, 2.0, None]})
-    >>> s = summarize_sessions(long)
-    >>> s["n_clients"], s["sessions_per_client"]
-    (2, {'min': 0, 'median': 1.0, 'max': 2})
-    """
-    check_columns(df, ["client", "session", "outcome"], param="df")
-
-    def _mmm(s: pd.Series) -> dict[str, Any]:
-        return {"min": py_scalar(s.min()), "median": float(s.median()), "max": py_scalar(s.max())}
-
-    per_client = df["outcome"].notna().groupby(df["client"]).sum().astype("int64")
-    has_ther = "therapist" in df.columns
-    cpt = df.groupby("therapist")["client"].nunique() if has_ther else None
-    return {
-        "n_therapists": int(df["therapist"].nunique()) if has_ther else None,
-        "n_clients": int(df["client"].nunique()),
-        "n_sessions": int(df["session"].nunique()),
-        "n_rows": int(len(df)),
-        "n_observed": int(df["outcome"].notna().sum()),
-        "session_min": py_scalar(df["session"].min()),
-        "session_max": py_scalar(df["session"].max()),
-        "clients_per_therapist": _mmm(cpt) if cpt is not None else None,
-        "sessions_per_client": _mmm(per_client),
-        "missing": {str(c): int(n) for c, n in df.isna().sum().items()},
-    }
