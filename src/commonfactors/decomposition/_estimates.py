@@ -23,8 +23,7 @@ from math import factorial
 
 import numpy as np
 
-from ..models._nested import NestedStats
-from ..models._nested_fit import fit_nested, hessian_at, refit_warm
+from ..models.nested import NestedStats, fit_nested, hessian_at, refit_warm
 from .shapley import all_subsets, commonality, shapley_values
 
 THERAPY_EXCLUDE = "extra_therapeutic"
@@ -361,7 +360,7 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     if problem.corr_cols:
         if problem.mean_stats is not None:
             st = problem.mean_stats
-            cov = st._cov(st.gg, st.gsum)
+            cov = st.g_cov()
         else:
             cov = np.cov(problem.mean_rows, rowvar=False, ddof=1)
         for g, j in problem.corr_cols:

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FactorGroupError
-from ..models._nested import NestedStats
+from ..models.nested import NestedStats
 from . import _estimates as E
+from ._references import _contrast_rows, _default_references, _merged
 
 THERAPY_EXCLUDE = "extra_therapeutic"
 
@@ -121,8 +122,6 @@ def classify_levels(X: np.ndarray, inner: np.ndarray | None, outer: np.ndarray |
 
 
 def problem_from_fit(fit, factors, view, references, client, therapist, session):
-    from .api import _contrast_rows, _default_references
-
     X = fit.X.to_numpy(dtype=float)
     y = fit.y.to_numpy(dtype=float)
     names = list(fit.X.columns)
@@ -174,8 +173,6 @@ def problem_from_fit(fit, factors, view, references, client, therapist, session)
             for col, v in ref.items():
                 new[col] = float(v)
             return fit.design_matrix(new).to_numpy(dtype=float)
-
-        from .api import _merged
 
         mean_groups = tuple(list(refs) + [THERAPY_EXCLUDE])
         contrast_obs = per_unit(rows_c)

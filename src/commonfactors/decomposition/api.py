@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_columns, check_factor_groups, check_int, check_option
-from ..bootstrap import bootstrap_problem
 from ..errors import ColumnError, FactorGroupError
-from ..models._nested import NestedStats
-from ..models.terms import build_terms, counterfactual_terms, default_terms, improvement_contrast
+from ..models.nested import NestedStats
+from ..models.terms import build_terms, counterfactual_terms, default_terms
 from . import _estimates as E
+from ._references import _codes, _contrast_rows, _default_references, _merged
+from .replicates import bootstrap_problem
 
 __all__ = ["decompose", "Decomposition", "components"]
 
@@ -139,49 +140,6 @@ def _esc(s) -> str:
 # --------------------------------------------------------------------------------------
 # building the problem
 # --------------------------------------------------------------------------------------
-def _codes(s: pd.Series) -> np.ndarray:
-    return pd.factorize(s, sort=False)[0].astype(np.intp)
-
-
-def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[dict, list]:
-    """Reference level per (group, column): binary -> 0, otherwise the 10th percentile of client means."""
-    refs: dict[str, dict[str, float]] = {}
-    rows = []
-    for g, cols in factors.items():
-        if g == THERAPY_EXCLUDE:
-            continue
-        refs[g] = {}
-        for col in cols:
-            if col == "session":
-                continue
-            if given is not None and g in given and col in given[g]:
-                v, note = float(given[g][col]), "given"
-            elif given is not None and g in given and not isinstance(given[g], dict):
-                v, note = float(given[g]), "given"
-            else:
-                x = frame[col].astype(float)
-                means = x.groupby(frame[client]).mean() if client in frame else x
-                if set(np.unique(x.dropna())) <= {0.0, 1.0}:
-                    v, note = 0.0, "default: 0 (control / absent)"
-                else:
-                    v, note = float(np.quantile(means, 0.10)), "default: 10th percentile of client means"
-            refs[g][col] = v
-            rows.append({"factor": g, "column": col, "reference": v, "note": note})
-    return refs, rows
-
-
-def _merged(refs: dict, groups: list, mask: int) -> dict:
-    """Reference levels of every group in the subset ``mask`` (bit j = groups[j])."""
-    out = {}
-    for j, g in enumerate(groups):
-        if mask & (1 << j):
-            out.update(refs[g])
-    return out
-
-
-def _contrast_rows(Xm: np.ndarray, view: str, frame: pd.DataFrame, client: str, session: str):
-    return improvement_contrast(Xm, view, frame, client=client, session=session)
-
 
 def _build(data, factors, view, references, client, therapist, session, reml):
     notes = []

@@ -2,7 +2,7 @@
 
 :func:`fit_mixed` takes an lme4 formula (see :mod:`commonfactors.models._formula` for the grammar) and
 returns a :class:`MixedFit`. Three engines: ``"nested"`` (profiled REML/ML on per-cluster
-sufficient statistics, :mod:`commonfactors.models._nested`; one or two nested grouping factors, the
+sufficient statistics, :mod:`commonfactors.models.nested`; one or two nested grouping factors, the
 fast path), ``"general"`` (penalized least squares with a block-sparse Cholesky,
 :mod:`commonfactors.models._general`; any number of nested or crossed factors, several terms per
 factor) and ``"statsmodels"`` (MixedLM, a reference). ``engine="auto"`` takes the nested path
@@ -26,11 +26,12 @@ import pandas as pd
 
 from .._validation import check_columns, check_option
 from ..errors import ColumnError, ModelSpecError
-from . import _nested
 from . import general as _general
+from . import nested as _nested
 from ._adapter import adapter
-from ._design import _design, _fit_statsmodels
+from ._design import _design
 from ._identify import flat_directions, theta_labels
+from ._statsmodels import _fit_statsmodels
 
 __all__ = ["fit_mixed", "MixedFit", "disaggregate", "lag_within", "ConvergenceWarning", "anova"]
 
@@ -446,7 +447,7 @@ def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
     for g, T in pairs:
         terms = list(d["Z"][g].columns)
         random_cov[g] = pd.DataFrame(T, index=terms, columns=terms)
-        r, c = _nested._tri_index(len(terms))
+        r, c = _nested.tri_index(len(terms))
         for a, b in sorted(zip(r, c, strict=True), key=lambda rc: rc[0] != rc[1]):
             rows.append((g, terms[b], terms[a], float(T[a, b])))
     rows.append(("residual", "", "", float(core.s2)))

@@ -39,6 +39,7 @@ import pandas as pd
 from ..decomposition.shapley import all_subsets, shapley_values
 from ..models.terms import build_terms, counterfactual_terms, improvement_contrast
 from ._dgp import Block, SimConfig, build_block
+from ._sample import sample_rows
 
 __all__ = ["truth_table", "analytic_truth", "empirical_truth", "monte_carlo_truth",
            "DEFAULT_FACTORS", "THERAPY_EXCLUDE"]
@@ -418,19 +419,18 @@ def monte_carlo_truth(cfg: SimConfig, factors: dict[str, list[str]] | None = Non
     dropout and bounding) is split into ``n_batches`` independent batches; ``value`` is the
     mean of the batch values and ``mc_se`` their standard deviation over ``sqrt(n_batches)``.
     """
-    from ..sessions.api import change_view
-    from .simulator import simulate_config
+    from ..sessions import change_view
 
     factors = DEFAULT_FACTORS if factors is None else factors
     per = max(2, n_therapists // n_batches)
     frames = []
     for b in range(n_batches):
-        sim = simulate_config(cfg.replace(n_therapists=per, seed=None), seed=seed + b, truth=False)
+        rows = sample_rows(cfg.replace(n_therapists=per, seed=None), np.random.default_rng(seed + b))
         for view in views:
             with warnings.catch_warnings():
                 # clients with a single observed session leave the change view by design
                 warnings.simplefilter("ignore", UserWarning)
-                d = sim.data if view == "growth" else change_view(sim.data)
+                d = rows if view == "growth" else change_view(rows)
             t = empirical_truth(d, factors, view)
             t["batch"] = b
             frames.append(t)
