@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from itertools import combinations
 from math import factorial
+from typing import NamedTuple
 
 import numpy as np
 
@@ -158,10 +159,18 @@ def _f_levels(problem: Problem, cols, b, cov) -> dict:
     return out
 
 
-class SubsetFits(dict):
-    """Subset -> SubsetFit; ``.mean`` holds the mean model's point fit (beta, theta, Hessian)."""
+class MeanFit(NamedTuple):
+    """The mean model's point fit, which the bootstrap replicates start from."""
 
-    mean: tuple | None = None
+    beta: np.ndarray
+    theta: np.ndarray | None  # None for least squares
+    hessian: np.ndarray | None
+
+
+class SubsetFits(dict):
+    """Subset -> SubsetFit; ``.mean`` holds the mean model's point fit (:class:`MeanFit`)."""
+
+    mean: MeanFit | None = None
 
 
 def subset_columns(problem: Problem, subset: frozenset[str]) -> np.ndarray:
@@ -271,7 +280,17 @@ def _components(problem: Problem, full: SubsetFit) -> dict[tuple[str, str], floa
     return out
 
 
-def _mean_shares(problem: Problem, theta0=None) -> tuple[dict[str, float], bool]:
+class MeanShares(NamedTuple):
+    """Shares of mean improvement of one problem, and the mean-model fit they rest on."""
+
+    shares: dict  # group -> share (the remainder group included)
+    mean_improvement: float  # M, the mean predicted improvement
+    beta: np.ndarray
+    theta: np.ndarray | None  # None for least squares
+    converged: bool
+
+
+def _mean_shares(problem: Problem, theta0=None) -> MeanShares:
     """Counterfactual shares of mean improvement (METHODS section 5) from the mean model.
 
     The mean predicted improvement is linear in the fixed effects: ``M = a_obs' b`` with
@@ -315,9 +334,7 @@ def _mean_shares(problem: Problem, theta0=None) -> tuple[dict[str, float], bool]
         shares[g] = c / M if M != 0 else np.nan
         used += c
     shares[THERAPY_EXCLUDE] = (M - used) / M if M != 0 else np.nan
-    shares["_mean_improvement"] = M
-    shares["_fit"] = (b, theta)
-    return shares, ok
+    return MeanShares(shares, M, b, theta, bool(ok))
 
 
 def estimate(problem: Problem, warm: dict | None = None, *, details: bool = False):
@@ -351,12 +368,11 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
         vals[(g, "part_r2")] = (full.f - without.f) / full.total
     ok = all(f.converged for f in fits.values())
     if problem.mean_groups:
-        ms, ok_mean = _mean_shares(problem, warm.get("mean"))
-        mean_fit = ms.pop("_fit")
-        ok = ok and ok_mean
+        ms = _mean_shares(problem, warm.get("mean"))
+        ok = ok and ms.converged
         for g in problem.mean_groups:
-            vals[(g, "share_mean_improvement")] = ms.get(g, np.nan)
-        vals[("model", "mean_improvement")] = ms["_mean_improvement"]
+            vals[(g, "share_mean_improvement")] = ms.shares.get(g, np.nan)
+        vals[("model", "mean_improvement")] = ms.mean_improvement
     if problem.corr_cols:
         if problem.mean_stats is not None:
             st = problem.mean_stats
@@ -391,9 +407,8 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     vec = np.array([vals.get(k, np.nan) for k in estimand_keys(problem)], dtype=float)
     if details:
         if problem.mean_groups:
-            b, theta = mean_fit
-            hess = (hessian_at(problem.mean_stats, theta, problem.reml)
-                    if theta is not None else None)
-            fits.mean = (b, theta, hess)
+            hess = (hessian_at(problem.mean_stats, ms.theta, problem.reml)
+                    if ms.theta is not None else None)
+            fits.mean = MeanFit(ms.beta, ms.theta, hess)
         return vec, ok, fits
     return vec, ok

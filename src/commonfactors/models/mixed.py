@@ -124,6 +124,26 @@ class MixedFit:
     random_terms: tuple = ()
     context: dict = field(repr=False, default_factory=dict)
 
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        # patsy's DesignInfo cannot be pickled: it is dropped here and rebuilt from the formula
+        # and the rows used when the fit is unpickled
+        return {**self.__dict__, "design_info": None, "_z_info": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if state.get("design_info") is None:
+            from ._design import _parse_formula
+
+            _, fixed_rhs, random = _parse_formula(self.formula)
+            env = patsy.EvalEnvironment([{"np": np}])
+            try:
+                di = patsy.dmatrix(fixed_rhs, self.data, eval_env=env).design_info
+                zi = {g: patsy.dmatrix(t, self.data, eval_env=env).design_info for t, g in random}
+            except (patsy.PatsyError, NameError):  # a function of the caller's session: unknown here
+                di, zi = None, {}
+            self.__dict__.update(design_info=di, _z_info=zi)
+
     # ------------------------------------------------------------------ design and prediction
     def design_matrix(self, newdata: pd.DataFrame) -> pd.DataFrame:
         """The fixed-effects design of ``newdata`` (same coding as the fit, e.g. counterfactuals)."""
