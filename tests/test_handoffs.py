@@ -128,3 +128,17 @@ def test_decomposition_of_a_fit_counts_clients_under_own_names(sim):
                            n_boot=0, client="cid", therapist="tid", session="visit")
     assert res.n_clients == d["cid"].nunique()
     assert res.n_therapists == d["tid"].nunique()
+
+
+# ---------------------------------------------------------------- warnings that say what they are
+def test_a_subset_fit_that_does_not_converge_warns_convergence_warning(monkeypatch, sim):
+    import dataclasses
+
+    from commonfactors.decomposition import _estimates as E
+
+    real = E.fit_nested
+    monkeypatch.setattr(E, "fit_nested",
+                        lambda *a, **k: dataclasses.replace(real(*a, **k), converged=False))
+    with pytest.warns(cf.ConvergenceWarning, match="subset model.*did not converge"):
+        res = cf.decompose(sim.data, factors=sim.factors, n_boot=0)
+    assert any("did not converge" in n for n in res.notes)

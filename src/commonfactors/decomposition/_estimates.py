@@ -24,10 +24,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
+from ..estimands import VARIANCE_SHARES
 from ..models.nested import NestedStats, fit_nested, hessian_at, refit_warm
 from .shapley import all_subsets, commonality, shapley_values
-
-THERAPY_EXCLUDE = "extra_therapeutic"
 
 
 @dataclass(frozen=True)
@@ -186,8 +186,7 @@ def estimand_keys(problem: Problem) -> list[tuple[str, str]]:
     """(factor, estimand) of every entry of :func:`estimate`'s vector, in order."""
     keys = []
     for g in problem.groups:
-        keys += [(g, "share_total_variance"), (g, "share_explained_variance"),
-                 (g, "share_therapy_variance"), (g, "part_r2")]
+        keys += [(g, e) for e in VARIANCE_SHARES]
     for g in problem.mean_groups:
         keys.append((g, "share_mean_improvement"))
     if problem.mean_groups:
@@ -359,13 +358,13 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     r2full = r2[frozenset(groups)] - base
     therapy = sum(v for g, v in phi.items() if g != THERAPY_EXCLUDE)
     vals: dict[tuple[str, str], float] = {}
+    total_, explained, therapy_, part = VARIANCE_SHARES
     for g in groups:
-        vals[(g, "share_total_variance")] = phi[g]
-        vals[(g, "share_explained_variance")] = phi[g] / r2full if r2full > 0 else np.nan
-        vals[(g, "share_therapy_variance")] = (
-            phi[g] / therapy if g != THERAPY_EXCLUDE and therapy > 0 else np.nan)
+        vals[(g, total_)] = phi[g]
+        vals[(g, explained)] = phi[g] / r2full if r2full > 0 else np.nan
+        vals[(g, therapy_)] = phi[g] / therapy if g != THERAPY_EXCLUDE and therapy > 0 else np.nan
         without = fits[frozenset(groups) - {g}]
-        vals[(g, "part_r2")] = (full.f - without.f) / full.total
+        vals[(g, part)] = (full.f - without.f) / full.total
     ok = all(f.converged for f in fits.values())
     if problem.mean_groups:
         ms = _mean_shares(problem, warm.get("mean"))

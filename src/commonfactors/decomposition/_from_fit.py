@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FactorGroupError
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
 from ..models.nested import NestedStats
 from . import _estimates as E
 from ._references import (
@@ -27,8 +28,6 @@ from ._references import (
     _merged,
     client_range,
 )
-
-THERAPY_EXCLUDE = "extra_therapeutic"
 
 
 def _parts(col: str) -> list[str]:

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
 from ..models.terms import counterfactual_terms, improvement_contrast
-
-THERAPY_EXCLUDE = "extra_therapeutic"
 
 
 def _codes(s: pd.Series) -> np.ndarray:

@@ -14,6 +14,8 @@ import pandas as pd
 
 from .._validation import check_columns, check_factor_groups, check_int, check_option
 from ..errors import ColumnError, FactorGroupError
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
+from ..models import ConvergenceWarning
 from ..models.nested import NestedStats
 from ..models.terms import build_terms, default_terms
 from . import _estimates as E
@@ -31,7 +33,6 @@ from .replicates import bootstrap_problem
 
 __all__ = ["decompose", "Decomposition", "components"]
 
-THERAPY_EXCLUDE = "extra_therapeutic"
 _LEVEL_NAMES = {
     ("client", "therapist"): {1: "f1", 2: "f2", 3: "f3"},
     ("client", None): {1: "f1", 2: "f2"},
@@ -338,7 +339,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     >>> sim = cf.simulate("norcross_lambert_2011", n_therapists=20, seed=1)
     >>> res = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=0)
     >>> sorted(res.table["estimand"].unique())[:3]
-    ['d_therapist', 'icc_therapist', 'icc_therapist_adjusted']
+    ['correlation', 'd_therapist', 'icc_therapist']
     """
     check_option("view", view, ("growth", "change"))
     check_option("ci", ci, ("percentile", "basic", "bca"))
@@ -423,7 +424,7 @@ def _finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, res
     if bad:
         notes.append(f"subset models that did not converge: {', '.join(bad)}")
         warnings.warn(f"decompose: {len(bad)} subset model(s) did not converge: {', '.join(bad)}",
-                      RuntimeWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=3)
     if sing:
         notes.append(f"singular fits (a variance at zero): {', '.join(sing)}")
     if not problem.level_pure:
