@@ -46,7 +46,7 @@ def _fit_statsmodels(d: dict, reml: bool):
             colnames.append([f"inner[{lv}]" for lv in levels])
         exog_vc = VCSpec(["inner"], [colnames], [mats])
     model = MixedLM(y.to_numpy(), X.to_numpy(), groups, exog_re=exog_re, exog_vc=exog_vc)
-    notes, captured = [], []
+    notes = []
     result, ok = None, False
     for method in ("lbfgs", "bfgs", "nm", "powell"):
         with warnings.catch_warnings(record=True) as rec:
@@ -69,7 +69,6 @@ def _fit_statsmodels(d: dict, reml: bool):
         bse = np.asarray(res.bse_fe, dtype=float)
         if not np.all(np.isfinite(bse)) or np.any(bse <= 0):
             problems.append("non-finite standard errors (Hessian not positive definite)")
-        captured += texts
         result = res
         if not problems and not texts:
             ok = True
@@ -99,6 +98,6 @@ def _fit_statsmodels(d: dict, reml: bool):
     msgs = list(d["warnings"]) + notes
     if not ok:
         msgs.append("statsmodels: no optimiser gave a clean fit; treat the estimates with caution")
-    return stats, core, msgs, captured
+    return stats, core, msgs
 
 

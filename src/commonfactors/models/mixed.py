@@ -126,23 +126,25 @@ class MixedFit:
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict:
-        # patsy's DesignInfo cannot be pickled: it is dropped here and rebuilt from the formula
-        # and the rows used when the fit is unpickled
-        return {**self.__dict__, "design_info": None, "_z_info": {}}
+        # the formula's context is the caller's namespace (modules, large objects): keep only
+        # the names the formula uses, modules by name (imported again when unpickled)
+        import re
+        import types
+
+        used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", self.formula))
+        ctx = {k: v for k, v in self.context.items() if k in used}
+        mods = {k: v.__name__ for k, v in ctx.items() if isinstance(v, types.ModuleType)}
+        ctx = {k: v for k, v in ctx.items() if k not in mods}
+        return {**self.__dict__, "context": ctx, "_context_modules": mods}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        if state.get("design_info") is None:
-            from ._design import _parse_formula
+        import importlib
 
-            _, fixed_rhs, random = _parse_formula(self.formula)
-            env = patsy.EvalEnvironment([{"np": np}])
-            try:
-                di = patsy.dmatrix(fixed_rhs, self.data, eval_env=env).design_info
-                zi = {g: patsy.dmatrix(t, self.data, eval_env=env).design_info for t, g in random}
-            except (patsy.PatsyError, NameError):  # a function of the caller's session: unknown here
-                di, zi = None, {}
-            self.__dict__.update(design_info=di, _z_info=zi)
+        state = dict(state)
+        mods = state.pop("_context_modules", {})
+        state["context"] = {**state["context"],
+                            **{k: importlib.import_module(m) for k, m in mods.items()}}
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ design and prediction
     def design_matrix(self, newdata: pd.DataFrame) -> pd.DataFrame:
@@ -433,7 +435,6 @@ def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
             f"term each; {formula!r} has " + ", ".join(t["source"] for t in d["terms"])
             + ". Use engine='auto' or 'general'.")
     msgs = list(d["warnings"])
-    sm_warn: list[str] = []
     if engine == "nested":
         stats = _nested.NestedStats.from_arrays(d["X"].to_numpy(), d["y"].to_numpy(), d["Zin"],
                                                 d["Zout"], d["codes_in"], d["codes_out"])
@@ -449,11 +450,11 @@ def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
         if not core.converged:
             msgs.append(f"general engine: {core.message}")
     else:
-        stats, core, msgs, sm_warn = _fit_statsmodels(d, reml)
-    return _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn)
+        stats, core, msgs = _fit_statsmodels(d, reml)
+    return _assemble(d, formula, engine, reml, stats, core, msgs)
 
 
-def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
+def _assemble(d, formula, engine, reml, stats, core, msgs) -> MixedFit:
     X = d["X"]
     names = list(X.columns)
     fixed = pd.Series(core.beta, index=names, name="estimate")
