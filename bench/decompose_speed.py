@@ -76,7 +76,7 @@ def statsmodels_fit(data, factors) -> float:
 
 def warm_start(problem):
     """The warm starts decompose gives its replicates (full-data optima and Hessians)."""
-    from commonfactors.models._nested_fit import fit_nested, hessian_at
+    from commonfactors.models.nested import fit_nested, hessian_at
 
     _, _, fits = E.estimate(problem, details=True)
     warm = {s: (f.theta, f.hessian) for s, f in fits.items()}

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 import commonfactors as cf
-from commonfactors.models import _nested
+from commonfactors.models import nested as _nested
 
 MODELS = {
     "a": "y ~ session + x + (1 | therapist) + (1 | client)",

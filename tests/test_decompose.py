@@ -24,7 +24,7 @@ from commonfactors.errors import (
     ConfigError,
     FactorGroupError,
 )
-from commonfactors.models._nested import NestedStats
+from commonfactors.models.nested import NestedStats
 from commonfactors.simulation.simulator import PRESETS
 from commonfactors.simulation.truth import sim_references
 

@@ -1,4 +1,4 @@
-"""Tests of commonfactors.models (fit_mixed, MixedFit, disaggregate, lag_within) and _nested."""
+"""Tests of commonfactors.models (fit_mixed, MixedFit, disaggregate, lag_within) and the nested engine."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 import commonfactors as cf
 from commonfactors.errors import ColumnError, DataValidationError, ModelSpecError
-from commonfactors.models import ConvergenceWarning, _nested
+from commonfactors.models import ConvergenceWarning
+from commonfactors.models import nested as _nested
+from commonfactors.models._nested_deviance import _dev_grad
 
 REF = Path(__file__).parent / "reference"
 CASES = REF / "cases.csv"
@@ -282,7 +284,7 @@ def _stats(df, slope=False):
 def test_analytic_gradient(slope, reml):
     s = _stats(_sim(seed=7, sd_slope=0.2), slope)
     theta = np.array([0.9, 0.1, 0.3, 0.6]) if slope else np.array([0.9, 0.6])
-    f, g = _nested._dev_grad(s, theta, reml)
+    f, g = _dev_grad(s, theta, reml)
     assert f == pytest.approx(_nested.profiled_deviance(s, theta, reml), rel=1e-12)
     h = 1e-5
     fd = [(_nested.profiled_deviance(s, theta + h * e, reml)

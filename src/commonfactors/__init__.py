@@ -3,6 +3,20 @@
 Simulation with known truth, multilevel models, labelled variance and mean-improvement
 decompositions with cluster-bootstrap intervals, and a registry of the published claims.
 
+Layout, one room per step (data flows one way: sessions -> models -> decomposition ->
+bootstrap -> claims -> plots/report; the public names below are re-exported here):
+
+* ``sessions``: canonical long schema, readers, checks, change view;
+* ``datasets``: bundled synthetic and real datasets;
+* ``simulation``: data-generating process, presets, population truth, what it would take;
+* ``models``: lme4 formulas, designs and engines (``models.nested``: the fast nested engine);
+* ``decomposition``: factor shares, components, mean-improvement shares, bootstrap replicates;
+* ``claims``: the registry of published claims and their comparison with estimates;
+* ``meta``: random-effects meta-regression and design-based shares of arm-level data;
+* ``plots`` and ``report``: figures and the HTML report;
+* top level: ``errors``, ``estimands`` (every estimand defined once), ``parallel`` (one runner),
+  ``bootstrap``, ``conversions``, ``planning``, ``cli``.
+
 >>> import commonfactors as cf
 >>> sim = cf.simulate("norcross_lambert_2011", n_therapists=4, clients_per_therapist=3,
 ...                   n_sessions=3, seed=1)
@@ -78,7 +92,8 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 _SUBMODULES = {"sessions", "datasets", "simulation", "models", "decomposition", "bootstrap",
-               "claims", "meta", "conversions", "plots", "report", "planning", "errors", "cli"}
+               "claims", "meta", "conversions", "plots", "report", "planning", "errors", "cli",
+               "estimands", "parallel"}
 
 # Module paths that moved when the package was split into subpackages; `cf.truth.sim_references`
 # and friends keep working.

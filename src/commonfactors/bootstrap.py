@@ -1,17 +1,17 @@
-"""Cluster bootstrap: resample therapists (optionally clients within them), refit, recompute.
+"""Cluster bootstrap: resample therapists (optionally clients within them), recompute.
 
-Two entry points share one runner and one set of interval functions:
-
-* :func:`cluster_bootstrap` — any statistic of a DataFrame, resampling whole clusters of rows
-  (duplicated clusters get new ids so that they stay distinct groups);
-* :func:`bootstrap_problem` — the fast path used by :func:`commonfactors.decompose`: replicates
-  resample per-cluster sufficient statistics and refit warm-started models, never touching rows.
+:func:`cluster_bootstrap` takes any statistic of a DataFrame and resamples whole clusters of rows
+(duplicated clusters get new ids so that they stay distinct groups). The interval functions
+(:func:`percentile_interval`, :func:`basic_interval`, :func:`bca_interval`) and
+:class:`BootstrapResult` are shared with the fast bootstrap of :func:`commonfactors.decompose`
+(:mod:`commonfactors.decomposition.replicates`, which resamples sufficient statistics instead of
+rows).
 
 Replicates are seeded one by one from ``np.random.SeedSequence(seed).spawn(n_boot)``, so results
 do not depend on ``n_jobs`` or on where they run: the replicate function is a plain, picklable
-top-level function executed through joblib, and runs unchanged on a Dask cluster with
-``with joblib.parallel_backend("dask"): ...``. A replicate whose refit does not converge is
-counted in ``n_failed`` and left out of the intervals, never silently.
+top-level function executed by :func:`commonfactors.parallel.run` (joblib), and runs unchanged on
+a Dask cluster with ``with joblib.parallel_config(backend="dask"): ...``. A replicate that fails
+is counted in ``n_failed`` and left out of the intervals, never silently.
 
 References
 ----------
@@ -22,8 +22,6 @@ References
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,9 +30,10 @@ import pandas as pd
 from scipy import stats as sps
 
 from ._validation import check_columns, check_int, check_option
+from .parallel import chunks, run, show_progress, spawn
 
-__all__ = ["cluster_bootstrap", "bootstrap_problem", "BootstrapResult", "percentile_interval",
-           "basic_interval", "bca_interval", "show_progress", "CI_METHODS"]
+__all__ = ["cluster_bootstrap", "BootstrapResult", "percentile_interval", "basic_interval",
+           "bca_interval", "show_progress", "CI_METHODS", "run_replicates"]
 
 CI_METHODS = ("percentile", "basic", "bca")
 
@@ -66,15 +65,6 @@ class BootstrapResult:
     def table(self) -> pd.DataFrame:
         return pd.DataFrame({"statistic": list(self.names), "estimate": self.estimate,
                              "ci_low": self.ci_low, "ci_high": self.ci_high})
-
-
-def show_progress(progress: bool | None) -> bool:
-    """Default progress: shown in an interactive terminal or notebook, quiet in CI."""
-    if progress is not None:
-        return bool(progress)
-    if "CI" in os.environ:
-        return False
-    return bool(getattr(sys.stderr, "isatty", lambda: False)()) or "ipykernel" in sys.modules
 
 
 def percentile_interval(reps: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -137,137 +127,21 @@ class _quiet:
         self._w.__exit__(*exc)
 
 
-def _chunks(seqs: list, n_jobs: int) -> list[list]:
-    n_chunks = max(1, min(len(seqs), 4 * max(1, n_jobs), 64)) if n_jobs != 1 else max(1, min(len(seqs), 20))
-    return [list(c) for c in np.array_split(np.arange(len(seqs)), n_chunks) if len(c)]
+def run_replicates(func: Callable, payload, seqs: list, n_jobs: int, progress: bool | None,
+                   desc: str = "bootstrap") -> tuple[np.ndarray, np.ndarray]:
+    """``func(payload, [seed sequences])`` over chunks of ``seqs``; stacked (values, ok).
 
-
-def _run(func: Callable, payload, seqs: list, n_jobs: int, progress: bool, desc: str):
-    """Run ``func(payload, [seed sequences])`` over chunks; returns stacked (values, ok)."""
-    from joblib import Parallel, delayed
-
-    chunks = _chunks(seqs, n_jobs)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(seqs), desc=desc, leave=False)
-    results = []
-    if n_jobs == 1:
-        for idx in chunks:
-            results.append(func(payload, [seqs[i] for i in idx]))
-            if bar is not None:
-                bar.update(len(idx))
-    else:
-        par = Parallel(n_jobs=n_jobs, return_as="generator")
-        for idx, res in zip(chunks, par(delayed(func)(payload, [seqs[i] for i in idx]) for idx in chunks), strict=False):
-            results.append(res)
-            if bar is not None:
-                bar.update(len(idx))
-    if bar is not None:
-        bar.close()
+    ``func`` returns ``(values (len(chunk), k), ok (len(chunk),))`` for its chunk; rows keep
+    the order of ``seqs``.
+    """
+    parts = chunks(len(seqs), n_jobs)
+    results = run(func, [(payload, [seqs[i] for i in idx]) for idx in parts], n_jobs=n_jobs,
+                  progress=progress, desc=desc, sizes=[len(idx) for idx in parts])
     values = np.vstack([r[0] for r in results])
     ok = np.concatenate([r[1] for r in results])
     return values, ok
 
 
-# --------------------------------------------------------------------------------------
-# fast path: sufficient statistics (used by decompose)
-# --------------------------------------------------------------------------------------
-def _problem_chunk(payload, seqs):
-    with _one_blas_thread():
-        return _problem_chunk_inner(payload, seqs)
-
-
-class _one_blas_thread:
-    """Small matrices: BLAS threads only add overhead (and oversubscribe parallel workers)."""
-
-    def __enter__(self):
-        try:
-            from threadpoolctl import threadpool_limits
-
-            self._ctx = threadpool_limits(1)
-        except ImportError:  # pragma: no cover - threadpoolctl is a declared dependency
-            self._ctx = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._ctx is not None:
-            self._ctx.__exit__(*exc)
-
-
-def _problem_chunk_inner(payload, seqs):
-    from .decomposition._estimates import estimate
-
-    problem, warm, inner = payload
-    vals, oks = [], []
-    for ss in seqs:
-        rng = np.random.default_rng(ss)
-        idx, inner_idx = _draw(problem, rng, inner)
-        try:
-            v, ok = estimate(problem.resample(idx, inner_idx), warm)
-        except (np.linalg.LinAlgError, FloatingPointError, ValueError):
-            v, ok = np.full(len(warm.get("_k", [])) or 1, np.nan), False
-        vals.append(v)
-        oks.append(bool(ok))
-    width = max(len(v) for v in vals)
-    out = np.full((len(vals), width), np.nan)
-    for i, v in enumerate(vals):
-        out[i, : len(v)] = v
-    return out, np.array(oks, dtype=bool)
-
-
-def _draw(problem, rng, inner: bool):
-    n = problem.n_clusters
-    idx = rng.integers(0, n, size=n)
-    inner_idx = None
-    if inner and problem.stats is not None and problem.stats.q_out:
-        st = problem.stats
-        members = [st.inner_groups_of(j) for j in idx]
-        inner_idx = [rng.choice(m, size=m.size, replace=True) for m in members]
-    return idx, inner_idx
-
-
-def bootstrap_problem(problem, point: np.ndarray, warm: dict, *, n_boot: int, seed=None,
-                      n_jobs: int = 1, progress: bool | None = None, ci: str = "percentile",
-                      level: float = 0.95, inner: bool = False, names=()) -> BootstrapResult:
-    """Cluster bootstrap of every estimand of a decomposition problem (see module docstring)."""
-    check_option("ci", ci, CI_METHODS)
-    n_boot = check_int("n_boot", n_boot, minimum=1)
-    seqs = np.random.SeedSequence(seed).spawn(n_boot)
-    warm = {**warm, "_k": point}
-    vals, ok = _run(_problem_chunk, (problem, warm, inner), seqs, n_jobs, show_progress(progress),
-                    "bootstrap")
-    vals = vals[:, : len(point)]
-    good = vals[ok]
-    if ci == "bca":
-        jack = _jackknife(problem, warm)
-        lo, hi = bca_interval(good, point, jack, level)
-    elif ci == "basic":
-        lo, hi = basic_interval(good, point, level)
-    else:
-        lo, hi = percentile_interval(good, level)
-    return BootstrapResult(point, good, lo, hi, n_boot, int((~ok).sum()), ci, level, tuple(names))
-
-
-def _jackknife(problem, warm) -> np.ndarray:
-    from .decomposition._estimates import estimate
-
-    n = problem.n_clusters
-    out = []
-    for j in range(n):
-        keep = np.r_[0:j, j + 1:n]
-        try:
-            v, _ = estimate(problem.resample(keep), warm)
-        except (np.linalg.LinAlgError, FloatingPointError, ValueError):
-            continue
-        out.append(v)
-    return np.vstack(out)
-
-
-# --------------------------------------------------------------------------------------
-# general path: any statistic of a DataFrame
-# --------------------------------------------------------------------------------------
 def _frame_chunk(payload, seqs):
     data, statistic, cluster, inner, k, nested = payload
     groups = data.groupby(cluster, sort=False).indices
@@ -344,9 +218,9 @@ def cluster_bootstrap(data: pd.DataFrame, statistic: Callable[[pd.DataFrame], ob
     check_option("ci", ci, CI_METHODS)
     n_boot = check_int("n_boot", n_boot, minimum=1)
     point = np.asarray(statistic(data), dtype=float).reshape(-1)
-    seqs = np.random.SeedSequence(seed).spawn(n_boot)
-    vals, ok = _run(_frame_chunk, (data, statistic, cluster, inner, len(point), nested), seqs, n_jobs,
-                    show_progress(progress), "bootstrap")
+    seqs = spawn(seed, n_boot)
+    vals, ok = run_replicates(_frame_chunk, (data, statistic, cluster, inner, len(point), nested),
+                              seqs, n_jobs, progress)
     good = vals[ok]
     if ci == "bca":
         keys = data[cluster].unique()

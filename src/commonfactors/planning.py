@@ -23,6 +23,7 @@ import pandas as pd
 
 from ._validation import check_int, check_option
 from .errors import ConfigError
+from .parallel import chunks, run, spawn
 
 __all__ = ["plan_precision"]
 
@@ -103,8 +104,6 @@ def _precision_chunk(cfg, view: str, pairs: list, seeds: list) -> tuple[np.ndarr
     it to workers. A dataset fails when decomposition raises a numerical or validation error,
     when a model of the decomposition does not converge, or when an estimate is not finite.
     """
-    from threadpoolctl import threadpool_limits
-
     from .decomposition.api import decompose
     from .simulation.simulator import simulate_config
     from .simulation.truth import sim_references
@@ -112,7 +111,7 @@ def _precision_chunk(cfg, view: str, pairs: list, seeds: list) -> tuple[np.ndarr
     refs = sim_references(cfg)
     out = np.full((len(seeds), len(pairs)), np.nan)
     ok = np.zeros(len(seeds), dtype=bool)
-    with threadpool_limits(1), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, ss in enumerate(seeds):
             seed = int(ss.generate_state(1, dtype=np.uint64)[0])
@@ -130,11 +129,6 @@ def _precision_chunk(cfg, view: str, pairs: list, seeds: list) -> tuple[np.ndarr
             out[i] = vals
             ok[i] = converged and bool(np.all(np.isfinite(vals)))
     return out, ok
-
-
-def _chunks(n: int, n_jobs: int) -> list[np.ndarray]:
-    parts = 1 if n_jobs == 1 else min(n, 4 * n_jobs if n_jobs > 0 else 32)
-    return [c for c in np.array_split(np.arange(n), max(parts, 1)) if len(c)]
 
 
 def plan_precision(
@@ -240,12 +234,15 @@ def plan_precision(
     designs = list(itertools.product(js, ms))
     configs = [_design_config(preset, j, m, n_sessions, overrides) for j, m in designs]
     truths = [_truth_values(cfg, pairs, view) for cfg in configs]
-    seeds = np.random.SeedSequence(seed).spawn(n_datasets)
-    tasks = [(d, idx) for d in range(len(designs)) for idx in _chunks(n_datasets, n_jobs)]
+    seeds = spawn(seed, n_datasets)
+    tasks = [(d, idx) for d in range(len(designs)) for idx in chunks(n_datasets, n_jobs)]
 
     estimates = [np.full((n_datasets, len(pairs)), np.nan) for _ in designs]
     oks = [np.zeros(n_datasets, dtype=bool) for _ in designs]
-    results = _run(tasks, configs, view, pairs, seeds, n_jobs, progress, n_datasets * len(designs))
+    results = run(_precision_chunk,
+                  [(configs[d], view, pairs, [seeds[i] for i in idx]) for d, idx in tasks],
+                  n_jobs=n_jobs, progress=progress, desc="datasets",
+                  sizes=[len(idx) for _, idx in tasks])
     for (d, idx), (vals, ok) in zip(tasks, results, strict=True):
         estimates[d][idx] = vals
         oks[d][idx] = ok
@@ -263,32 +260,3 @@ def plan_precision(
                          "bias": mean - truths[d][k], "n_datasets": n_datasets,
                          "n_failed": int((~oks[d]).sum())})
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _run(tasks, configs, view, pairs, seeds, n_jobs, progress, total):
-    """Run the dataset chunks (in order of ``tasks``), with an optional progress bar."""
-    from joblib import Parallel, delayed
-
-    from .bootstrap import show_progress
-
-    bar = None
-    if show_progress(progress):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc="datasets", leave=False)
-    calls = (delayed(_precision_chunk)(configs[d], view, pairs, [seeds[i] for i in idx])
-             for d, idx in tasks)
-    results = []
-    try:
-        if n_jobs == 1:
-            gen = (call[0](*call[1], **call[2]) for call in calls)
-        else:
-            gen = Parallel(n_jobs=n_jobs, return_as="generator")(calls)
-        for (_, idx), res in zip(tasks, gen, strict=True):
-            results.append(res)
-            if bar is not None:
-                bar.update(len(idx))
-    finally:
-        if bar is not None:
-            bar.close()
-    return results

@@ -14,28 +14,12 @@ from typing import Any
 from .. import conversions
 from .._validation import check_number
 from ..errors import ClaimError, CommonFactorsError
+from ..estimands import CLAIM_ESTIMANDS
+from ..estimands import ESTIMANDS as _ESTIMANDS
 from ._published import CLAIM_ROWS, CLAIM_SOURCES
 
-#: Estimand names a claim may use, with what each means (METHODS.md sections 3-5, 8).
-ESTIMANDS: dict[str, str] = {
-    "share_total_variance": "share of all outcome variance (incl. therapist, client, residual)",
-    "share_explained_variance": "share of the variance explained by the fixed part (R2m)",
-    "share_therapy_variance": "share of the variance explained by the therapy factors "
-    "(all groups except extra_therapeutic)",
-    "part_r2": "unique share of total variance (partR2)",
-    "share_mean_improvement": "share of the mean pre-post improvement",
-    "icc_therapist": "therapist intraclass correlation",
-    "icc_client": "client intraclass correlation",
-    "r2_marginal": "marginal R2 (fixed part)",
-    "r2_conditional": "conditional R2 (fixed + random parts)",
-    "correlation": "correlation with outcome (zero-order unless noted)",
-    "cohens_d": "standardized mean difference",
-    "summed_r2": "sum of overlapping squared correlations (not a share; METHODS 9.1)",
-    "proportion": "proportion of people (e.g. remitted)",
-    "pre_post_d": "within-group standardized pre-post change",
-    "percent_change": "mean reduction of a symptom score, as a proportion of intake",
-    "multilevel_slope": "slopes of a disaggregated multilevel model (qualitative)",
-}
+#: Estimand names a claim may use, with what each means (defined in :mod:`commonfactors.estimands`).
+ESTIMANDS: dict[str, str] = {n: _ESTIMANDS[n].meaning for n in CLAIM_ESTIMANDS}
 
 STATUSES = ("published", "secondary", "unsupported")
 

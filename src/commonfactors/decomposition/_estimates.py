@@ -20,14 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from itertools import combinations
 from math import factorial
+from typing import NamedTuple
 
 import numpy as np
 
-from ..models._nested import NestedStats
-from ..models._nested_fit import fit_nested, hessian_at, refit_warm
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
+from ..estimands import VARIANCE_SHARES
+from ..models.nested import NestedStats, fit_nested, hessian_at, refit_warm
 from .shapley import all_subsets, commonality, shapley_values
-
-THERAPY_EXCLUDE = "extra_therapeutic"
 
 
 @dataclass(frozen=True)
@@ -159,10 +159,18 @@ def _f_levels(problem: Problem, cols, b, cov) -> dict:
     return out
 
 
-class SubsetFits(dict):
-    """Subset -> SubsetFit; ``.mean`` holds the mean model's point fit (beta, theta, Hessian)."""
+class MeanFit(NamedTuple):
+    """The mean model's point fit, which the bootstrap replicates start from."""
 
-    mean: tuple | None = None
+    beta: np.ndarray
+    theta: np.ndarray | None  # None for least squares
+    hessian: np.ndarray | None
+
+
+class SubsetFits(dict):
+    """Subset -> SubsetFit; ``.mean`` holds the mean model's point fit (:class:`MeanFit`)."""
+
+    mean: MeanFit | None = None
 
 
 def subset_columns(problem: Problem, subset: frozenset[str]) -> np.ndarray:
@@ -178,8 +186,7 @@ def estimand_keys(problem: Problem) -> list[tuple[str, str]]:
     """(factor, estimand) of every entry of :func:`estimate`'s vector, in order."""
     keys = []
     for g in problem.groups:
-        keys += [(g, "share_total_variance"), (g, "share_explained_variance"),
-                 (g, "share_therapy_variance"), (g, "part_r2")]
+        keys += [(g, e) for e in VARIANCE_SHARES]
     for g in problem.mean_groups:
         keys.append((g, "share_mean_improvement"))
     if problem.mean_groups:
@@ -272,7 +279,17 @@ def _components(problem: Problem, full: SubsetFit) -> dict[tuple[str, str], floa
     return out
 
 
-def _mean_shares(problem: Problem, theta0=None) -> tuple[dict[str, float], bool]:
+class MeanShares(NamedTuple):
+    """Shares of mean improvement of one problem, and the mean-model fit they rest on."""
+
+    shares: dict  # group -> share (the remainder group included)
+    mean_improvement: float  # M, the mean predicted improvement
+    beta: np.ndarray
+    theta: np.ndarray | None  # None for least squares
+    converged: bool
+
+
+def _mean_shares(problem: Problem, theta0=None) -> MeanShares:
     """Counterfactual shares of mean improvement (METHODS section 5) from the mean model.
 
     The mean predicted improvement is linear in the fixed effects: ``M = a_obs' b`` with
@@ -316,9 +333,7 @@ def _mean_shares(problem: Problem, theta0=None) -> tuple[dict[str, float], bool]
         shares[g] = c / M if M != 0 else np.nan
         used += c
     shares[THERAPY_EXCLUDE] = (M - used) / M if M != 0 else np.nan
-    shares["_mean_improvement"] = M
-    shares["_fit"] = (b, theta)
-    return shares, ok
+    return MeanShares(shares, M, b, theta, bool(ok))
 
 
 def estimate(problem: Problem, warm: dict | None = None, *, details: bool = False):
@@ -343,25 +358,24 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     r2full = r2[frozenset(groups)] - base
     therapy = sum(v for g, v in phi.items() if g != THERAPY_EXCLUDE)
     vals: dict[tuple[str, str], float] = {}
+    total_, explained, therapy_, part = VARIANCE_SHARES
     for g in groups:
-        vals[(g, "share_total_variance")] = phi[g]
-        vals[(g, "share_explained_variance")] = phi[g] / r2full if r2full > 0 else np.nan
-        vals[(g, "share_therapy_variance")] = (
-            phi[g] / therapy if g != THERAPY_EXCLUDE and therapy > 0 else np.nan)
+        vals[(g, total_)] = phi[g]
+        vals[(g, explained)] = phi[g] / r2full if r2full > 0 else np.nan
+        vals[(g, therapy_)] = phi[g] / therapy if g != THERAPY_EXCLUDE and therapy > 0 else np.nan
         without = fits[frozenset(groups) - {g}]
-        vals[(g, "part_r2")] = (full.f - without.f) / full.total
+        vals[(g, part)] = (full.f - without.f) / full.total
     ok = all(f.converged for f in fits.values())
     if problem.mean_groups:
-        ms, ok_mean = _mean_shares(problem, warm.get("mean"))
-        mean_fit = ms.pop("_fit")
-        ok = ok and ok_mean
+        ms = _mean_shares(problem, warm.get("mean"))
+        ok = ok and ms.converged
         for g in problem.mean_groups:
-            vals[(g, "share_mean_improvement")] = ms.get(g, np.nan)
-        vals[("model", "mean_improvement")] = ms["_mean_improvement"]
+            vals[(g, "share_mean_improvement")] = ms.shares.get(g, np.nan)
+        vals[("model", "mean_improvement")] = ms.mean_improvement
     if problem.corr_cols:
         if problem.mean_stats is not None:
             st = problem.mean_stats
-            cov = st._cov(st.gg, st.gsum)
+            cov = st.g_cov()
         else:
             cov = np.cov(problem.mean_rows, rowvar=False, ddof=1)
         for g, j in problem.corr_cols:
@@ -392,9 +406,8 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     vec = np.array([vals.get(k, np.nan) for k in estimand_keys(problem)], dtype=float)
     if details:
         if problem.mean_groups:
-            b, theta = mean_fit
-            hess = (hessian_at(problem.mean_stats, theta, problem.reml)
-                    if theta is not None else None)
-            fits.mean = (b, theta, hess)
+            hess = (hessian_at(problem.mean_stats, ms.theta, problem.reml)
+                    if ms.theta is not None else None)
+            fits.mean = MeanFit(ms.beta, ms.theta, hess)
         return vec, ok, fits
     return vec, ok

@@ -16,10 +16,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FactorGroupError
-from ..models._nested import NestedStats
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
+from ..models.nested import NestedStats
 from . import _estimates as E
-
-THERAPY_EXCLUDE = "extra_therapeutic"
+from ._references import (
+    Built,
+    FitContrast,
+    MeanModel,
+    _contrast_rows,
+    _default_references,
+    _merged,
+    client_range,
+)
 
 
 def _parts(col: str) -> list[str]:
@@ -121,8 +129,6 @@ def classify_levels(X: np.ndarray, inner: np.ndarray | None, outer: np.ndarray |
 
 
 def problem_from_fit(fit, factors, view, references, client, therapist, session):
-    from .api import _contrast_rows, _default_references
-
     X = fit.X.to_numpy(dtype=float)
     y = fit.y.to_numpy(dtype=float)
     names = list(fit.X.columns)
@@ -169,25 +175,15 @@ def problem_from_fit(fit, factors, view, references, client, therapist, session)
             np.add.at(out, unit, a)
             return out
 
-        def design_with(ref):
-            new = frame.copy()
-            for col, v in ref.items():
-                new[col] = float(v)
-            return fit.design_matrix(new).to_numpy(dtype=float)
-
-        from .api import _merged
-
+        contrast = FitContrast(fit, frame, view, cl, session)
         mean_groups = tuple(list(refs) + [THERAPY_EXCLUDE])
         contrast_obs = per_unit(rows_c)
         ref_groups = list(refs)
         contrast_cf = np.stack([contrast_obs] + [
-            per_unit(_contrast_rows(design_with(_merged(refs, ref_groups, mask)), view, frame, cl,
-                                    session)[0])
+            per_unit(contrast.rows(_merged(refs, ref_groups, mask)))
             for mask in range(1, 2 ** len(ref_groups))])
         contrast_n = np.bincount(unit, minlength=n_units).astype(float)
-        contrast_fn = lambda g, ref: _contrast_rows(design_with(ref), view, frame, cl, session)[0].mean(axis=0)  # noqa: E731
     else:
-        contrast_fn = None
         notes.append("no shares of mean improvement: "
                      + ("the growth view needs a session column in the data" if not can_mean
                         else "no numeric factor column to set to a reference level"))
@@ -196,18 +192,13 @@ def problem_from_fit(fit, factors, view, references, client, therapist, session)
                         reml=fit.reml, mean_stats=stats if refs else None,
                         contrast_obs=contrast_obs, contrast_cf=contrast_cf,
                         contrast_n=contrast_n, mean_groups=mean_groups)
-    mean_info = {}
+    mean = None
     if refs:
-        mean_info = {"refs": refs, "contrast_fn": contrast_fn, "client_min": {}, "client_median": {}}
-        key = client if client in frame else inner_name
-        for cols in refs.values():
-            for col in cols:
-                means = frame[col].astype(float).groupby(frame[key]).mean()
-                mean_info["client_min"][col] = float(means.min())
-                mean_info["client_median"][col] = float(means.median())
-    frame_named = frame.copy()
-    if client not in frame_named and roles[0] == "client":
-        frame_named["client"] = frame_named[inner_name]
-    info = dict(frame=frame_named, names=names, formula=fit.formula, ref_rows=ref_rows,
-                notes=notes, mean_info=mean_info, data_summary=None, rand=[])
-    return problem, info
+        lo, med = client_range(frame, refs, client if client in frame else inner_name)
+        mean = MeanModel(refs, contrast, lo, med)
+    by_role = {r: g for r, g in zip(roles, (inner_name, outer_name), strict=True) if r}
+    built = Built(frame=frame, names=names, formula=fit.formula, ref_rows=ref_rows,
+                  notes=tuple(notes), mean=mean,
+                  client=client if client in frame else by_role.get("client"),
+                  therapist=therapist if therapist in frame else by_role.get("therapist"))
+    return problem, built

@@ -231,7 +231,7 @@ def mean_contrasts(fit, factors, view, references, client, session):
     design. Returns a dict with the contrasts per client, each client's outermost cluster and
     the reference rows, or None (with the reason) when they cannot be formed.
     """
-    from .api import _contrast_rows, _default_references, _merged
+    from ._references import _contrast_rows, _default_references, _merged
 
     frame = fit.data.reset_index(drop=True)
     if view != "change" and session not in frame.columns:
@@ -352,7 +352,7 @@ def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, view="g
                       references=None, client="client", notes=()):
     """``cf.decompose(fit)`` for a fit of the general engine (see module docstring)."""
     from ..bootstrap import basic_interval, percentile_interval
-    from .api import Decomposition
+    from .result import Decomposition
 
     model = _Model(fit, factors, session)
     notes = list(notes)

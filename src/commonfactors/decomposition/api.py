@@ -7,21 +7,33 @@ a cluster-bootstrap interval (section 6).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from .._validation import check_columns, check_factor_groups, check_int, check_option
-from ..bootstrap import bootstrap_problem
 from ..errors import ColumnError, FactorGroupError
-from ..models._nested import NestedStats
-from ..models.terms import build_terms, counterfactual_terms, default_terms, improvement_contrast
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
+from ..models import ConvergenceWarning
+from ..models.nested import NestedStats
+from ..models.terms import build_terms, default_terms
 from . import _estimates as E
+from ._references import (
+    Built,
+    DataContrast,
+    MeanModel,
+    _codes,
+    _contrast_rows,
+    _default_references,
+    _merged,
+    client_range,
+)
+from .replicates import bootstrap_problem
+from .result import Decomposition
 
 __all__ = ["decompose", "Decomposition", "components"]
 
-THERAPY_EXCLUDE = "extra_therapeutic"
 _LEVEL_NAMES = {
     ("client", "therapist"): {1: "f1", 2: "f2", 3: "f3"},
     ("client", None): {1: "f1", 2: "f2"},
@@ -29,159 +41,9 @@ _LEVEL_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class Decomposition:
-    """Result of :func:`decompose` (see its docstring for every field)."""
-
-    table: pd.DataFrame
-    components: pd.DataFrame
-    commonality: pd.DataFrame
-    references: pd.DataFrame
-    subsets: pd.DataFrame
-    view: str
-    formula: str
-    fit: object
-    n_obs: int
-    n_clients: int
-    n_therapists: int
-    data_summary: dict | None
-    n_boot: int
-    n_boot_failed: int
-    ci: str
-    seed: object
-    notes: tuple
-    replicates: pd.DataFrame = field(repr=False)
-    _mean: dict = field(repr=False, default_factory=dict)
-
-    # ------------------------------------------------------------------ presentation
-    def summary(self) -> str:
-        lines = [f"commonfactors decomposition ({self.view} view)",
-                 f"model: {self.formula}",
-                 f"rows {self.n_obs}, clients {self.n_clients}, therapists {self.n_therapists}; "
-                 f"bootstrap {self.n_boot} replicates ({self.ci}), {self.n_boot_failed} failed"]
-        for note in self.notes:
-            lines.append(f"note: {note}")
-        t = self.table.copy()
-        for c in ("estimate", "ci_low", "ci_high"):
-            t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
-        lines.append(t.to_string(index=False))
-        if len(self.references):
-            lines.append("reference levels for shares of mean improvement:")
-            for r in self.references.itertuples():
-                lines.append(f"  {r.factor}: {r.column} = {r.reference:g} ({r.note})")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = (f"<p><b>commonfactors decomposition</b> ({self.view} view): "
-                f"<code>{_esc(self.formula)}</code><br>{self.n_obs} rows, {self.n_clients} clients,"
-                f" {self.n_therapists} therapists; {self.n_boot} bootstrap replicates "
-                f"({self.ci}), {self.n_boot_failed} failed</p>")
-        notes = "".join(f"<p>note: {_esc(n)}</p>" for n in self.notes)
-        return head + notes + self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
-
-    def compare_claims(self, claims=None, **kwargs) -> pd.DataFrame:
-        """Each published claim beside the estimate of the same estimand (see claims module)."""
-        from ..claims.registry import compare_claims
-
-        return compare_claims(self.table, claims=claims, **kwargs)
-
-    def plot(self, estimand: str = "share_total_variance", ax=None, claims=None):
-        """Shares of one estimand with intervals, beside the claims about it.
-
-        ``claims``: claim ids to draw (default: every claim of that estimand that can be
-        compared here); ``claims=[]`` draws none.
-        """
-        from ..plots.figures import plot_shares
-
-        t = self.table[self.table["estimand"] == estimand]
-        cc = self.compare_claims()
-        cc = cc[(cc["estimand"] == estimand) & (cc["verdict"] != "not estimable here")]
-        if claims is not None:
-            cc = cc[cc["claim"].isin(list(claims))]
-        return plot_shares(t, claims=cc, estimand=estimand, ax=ax)
-
-    def sensitivity(self, factor: str = "relationship", column: str | None = None,
-                    values=None) -> pd.DataFrame:
-        """The share of mean improvement as the factor's reference level moves.
-
-        Default grid: 11 values from the lowest client mean of the column to its median. The
-        model's coefficients are held at the point estimate.
-        """
-        m = self._mean
-        if not m or factor not in m["refs"]:
-            raise FactorGroupError(
-                f"`factor`: no share of mean improvement for {factor!r}; available: "
-                f"{', '.join(m.get('refs', {})) or 'none (no reference levels)'}.")
-        refs = m["refs"][factor]
-        column = column or next(iter(refs))
-        if column not in refs:
-            raise ColumnError(f"`column`: {column!r} is not a column of {factor!r} ({', '.join(refs)}).")
-        if values is None:
-            lo, med = m["client_min"][column], m["client_median"][column]
-            values = np.linspace(lo, med, 11)
-        rows = []
-        for v in np.asarray(values, dtype=float):
-            a_cf = m["contrast_fn"](factor, {**refs, column: v})
-            c = m["M"] - float(a_cf @ m["beta"])
-            rows.append({"factor": factor, "column": column, "reference": v, "share": c / m["M"]})
-        return pd.DataFrame(rows)
-
-
-def _esc(s) -> str:
-    import html
-
-    return html.escape(str(s))
-
-
 # --------------------------------------------------------------------------------------
 # building the problem
 # --------------------------------------------------------------------------------------
-def _codes(s: pd.Series) -> np.ndarray:
-    return pd.factorize(s, sort=False)[0].astype(np.intp)
-
-
-def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[dict, list]:
-    """Reference level per (group, column): binary -> 0, otherwise the 10th percentile of client means."""
-    refs: dict[str, dict[str, float]] = {}
-    rows = []
-    for g, cols in factors.items():
-        if g == THERAPY_EXCLUDE:
-            continue
-        refs[g] = {}
-        for col in cols:
-            if col == "session":
-                continue
-            if given is not None and g in given and col in given[g]:
-                v, note = float(given[g][col]), "given"
-            elif given is not None and g in given and not isinstance(given[g], dict):
-                v, note = float(given[g]), "given"
-            else:
-                x = frame[col].astype(float)
-                means = x.groupby(frame[client]).mean() if client in frame else x
-                if set(np.unique(x.dropna())) <= {0.0, 1.0}:
-                    v, note = 0.0, "default: 0 (control / absent)"
-                else:
-                    v, note = float(np.quantile(means, 0.10)), "default: 10th percentile of client means"
-            refs[g][col] = v
-            rows.append({"factor": g, "column": col, "reference": v, "note": note})
-    return refs, rows
-
-
-def _merged(refs: dict, groups: list, mask: int) -> dict:
-    """Reference levels of every group in the subset ``mask`` (bit j = groups[j])."""
-    out = {}
-    for j, g in enumerate(groups):
-        if mask & (1 << j):
-            out.update(refs[g])
-    return out
-
-
-def _contrast_rows(Xm: np.ndarray, view: str, frame: pd.DataFrame, client: str, session: str):
-    return improvement_contrast(Xm, view, frame, client=client, session=session)
-
 
 def _build(data, factors, view, references, client, therapist, session, reml):
     notes = []
@@ -229,14 +91,10 @@ def _build(data, factors, view, references, client, therapist, session, reml):
     rows_c, client_rows = _contrast_rows(Xm, view, frame, client, session)
     mean_groups = tuple([g for g in groups if g in refs] + [THERAPY_EXCLUDE])
 
-    def contrast_for(g, ref):
-        cf = counterfactual_terms(frame, factors, ref, view=view, columns=list(dm.columns),
-                                  client=client, therapist=therapist if has_t else None,
-                                  time=session, pooled=True).to_numpy()
-        return _contrast_rows(np.column_stack([np.ones(len(frame)), cf]), view, frame, client, session)[0]
-
+    contrast = DataContrast(frame, factors, view, tuple(dm.columns), client,
+                            therapist if has_t else None, session)
     ref_groups = [g for g in mean_groups if g != THERAPY_EXCLUDE]
-    cf_rows = [rows_c] + [contrast_for(None, _merged(refs, ref_groups, mask))
+    cf_rows = [rows_c] + [contrast.rows(_merged(refs, ref_groups, mask))
                           for mask in range(1, 2 ** len(ref_groups))]
     corr_cols = []
     for g, cols in factors.items():
@@ -286,18 +144,11 @@ def _build(data, factors, view, references, client, therapist, session, reml):
     fit_frame = pd.concat([frame[[c for c in (therapist, client) if c and c in frame]].reset_index(drop=True),
                            derived.reset_index(drop=True),
                            pd.Series(y, name=outcome)], axis=1)
-    mean_info = {"refs": refs, "frame": frame, "dm_cols": list(dm.columns), "contrast_fn": None,
-                 "client_min": {}, "client_median": {}}
-    for cols in refs.values():
-        for col in cols:
-            means = frame[col].astype(float).groupby(frame[client]).mean() if client in frame else frame[col]
-            mean_info["client_min"][col] = float(means.min())
-            mean_info["client_median"][col] = float(means.median())
-    mean_info["contrast_fn"] = lambda g, ref: contrast_for(g, ref).mean(axis=0)
-    info = dict(frame=frame, names=names, formula=formula, fit_frame=fit_frame,
-                ref_rows=ref_rows, notes=notes, mean_info=mean_info,
-                description=default_terms(factors, view=view), rand=rand)
-    return problem, info
+    lo, med = client_range(frame, refs, client)
+    built = Built(frame=frame, names=names, formula=formula, ref_rows=ref_rows, notes=tuple(notes),
+                  mean=MeanModel(refs, contrast, lo, med), rand=tuple(rand), fit_frame=fit_frame,
+                  description=default_terms(factors, view=view))
+    return problem, built
 
 
 def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "percentile",
@@ -383,7 +234,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     >>> sim = cf.simulate("norcross_lambert_2011", n_therapists=20, seed=1)
     >>> res = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=0)
     >>> sorted(res.table["estimand"].unique())[:3]
-    ['d_therapist', 'icc_therapist', 'icc_therapist_adjusted']
+    ['correlation', 'd_therapist', 'icc_therapist']
     """
     check_option("view", view, ("growth", "change"))
     check_option("ci", ci, ("percentile", "basic", "bca"))
@@ -401,9 +252,9 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
             from ._from_fit import problem_from_fit
 
             factors = check_factor_groups(factors, min_groups=2)
-            problem, info = problem_from_fit(data_or_fit, factors, view, references, client,
-                                             therapist, session)
-            return _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress,
+            problem, built = problem_from_fit(data_or_fit, factors, view, references, client,
+                                              therapist, session)
+            return _finish(problem, built, view, n_boot, ci, seed, n_jobs, progress,
                            resample_clients, level, data_or_fit)
         raise ColumnError(
             "`data_or_fit`: expecting a DataFrame of sessions or a commonfactors MixedFit; got "
@@ -420,45 +271,64 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     if len(data) < n_before:
         notes.append(f"dropped {n_before - len(data)} of {n_before} rows with a missing value in "
                      f"{', '.join(used)}")
-    problem, info = _build(data, factors, view, references, client, therapist, session, reml)
-    info["notes"] = notes + info["notes"]
+    data, factors, client, therapist, session = _to_roles(data, factors, client, therapist, session)
+    problem, built = _build(data, factors, view, references, client, therapist, session, reml)
+    notes += built.notes
     from ..sessions.api import summarize_sessions
 
     try:
-        info["data_summary"] = summarize_sessions(data)
+        summary = summarize_sessions(data)
     except Exception:  # noqa: BLE001 - the summary is descriptive only
-        info["data_summary"] = None
+        summary = None
     fit = None
-    if info["rand"]:
+    if built.rand:
         from ..models.mixed import fit_mixed
 
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always")
-            fit = fit_mixed(info["fit_frame"], info["formula"], reml=reml)
-        info["notes"] += [f"full model: {w.message}" for w in rec if "dropped" not in str(w.message)]
-    return _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_clients,
+            fit = fit_mixed(built.fit_frame, built.formula, reml=reml)
+        notes += [f"full model: {w.message}" for w in rec if "dropped" not in str(w.message)]
+    built = replace(built, notes=tuple(notes), data_summary=summary)
+    return _finish(problem, built, view, n_boot, ci, seed, n_jobs, progress, resample_clients,
                    level, fit)
 
 
-def _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_clients, level, fit):
+def _to_roles(data: pd.DataFrame, factors: dict, client: str, therapist: str | None, session: str):
+    """Own therapist, client and session column names renamed to their roles (both views read the
+    roles, e.g. :func:`commonfactors.change_view`); ``data`` is already a copy."""
+    given = {"client": client, "therapist": therapist, "session": session}
+    ren = {c: role for role, c in given.items() if c is not None and c != role and c in data}
+    for col, role in ren.items():
+        if role in data.columns and role not in ren:
+            raise ColumnError(
+                f"`{role}`: the {role} ids are in column {col!r}, but `data` also has a column "
+                f"named {role!r}; rename or drop that column first.")
+    if not ren:
+        return data, factors, client, therapist, session
+    factors = {g: [ren.get(c, c) for c in cols] for g, cols in factors.items()}
+    return (data.rename(columns=ren), factors, "client",
+            "therapist" if therapist is not None else None, "session")
+
+
+def _finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resample_clients, level, fit):
     keys = E.estimand_keys(problem)
     point, ok, fits = E.estimate(problem, details=True)
-    notes = list(info["notes"])
+    notes = list(built.notes)
     bad = [("+".join(sorted(s)) or "(none)") for s, f in fits.items() if not f.converged]
     sing = [("+".join(sorted(s)) or "(none)") for s, f in fits.items() if f.singular]
     if bad:
         notes.append(f"subset models that did not converge: {', '.join(bad)}")
         warnings.warn(f"decompose: {len(bad)} subset model(s) did not converge: {', '.join(bad)}",
-                      RuntimeWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=3)
     if sing:
         notes.append(f"singular fits (a variance at zero): {', '.join(sing)}")
     if not problem.level_pure:
         notes.append("not every predictor is centred at its level: Rights & Sterba components "
                      "are reported as total f, v, m only")
-    mean_fit = fits.mean  # (beta, theta, hessian) of the mean model's point fit, or None
+    mean_fit = fits.mean  # the mean model's point fit, or None
     warm = {s: (f.theta, f.hessian) if f.hessian is not None else f.theta for s, f in fits.items()}
-    if mean_fit is not None and mean_fit[1] is not None:
-        warm["mean"] = (mean_fit[1], mean_fit[2])
+    if mean_fit is not None and mean_fit.theta is not None:
+        warm["mean"] = (mean_fit.theta, mean_fit.hessian)
     lo = hi = np.full(len(point), np.nan)
     reps = np.empty((0, len(point)))
     n_failed = 0
@@ -482,22 +352,22 @@ def _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_cl
                              "r2m": f.f / f.total, "f": f.f, "total": f.total,
                              "converged": f.converged, "singular": f.singular}
                             for s, f in fits.items()])
-    mean = dict(info.get("mean_info") or {})
-    if mean and mean_fit is not None and "refs" in mean:
-        b = mean_fit[0]
+    mean = built.mean
+    if mean is not None and mean_fit is not None:
+        b = mean_fit.beta
         labels = problem.unit_labels()
         a_obs = problem.contrast_obs[labels].sum(axis=0) / problem.contrast_n[labels].sum()
-        mean.update(beta=b, M=float(a_obs @ b))
+        mean = replace(mean, beta=b, M=float(a_obs @ b))
     stats = problem.stats
     n_obs = int(stats.n) if stats is not None else int(problem.rows.shape[0])
-    frame = info.get("frame")
-    n_clients = int(frame["client"].nunique()) if frame is not None and "client" in frame else 0
-    n_ther = int(frame["therapist"].nunique()) if frame is not None and "therapist" in frame else 0
+    frame = built.frame
+    n_clients = int(frame[built.client].nunique()) if built.client in frame else 0
+    n_ther = int(frame[built.therapist].nunique()) if built.therapist in frame else 0
     return Decomposition(
         table=table, components=comps, commonality=com,
-        references=pd.DataFrame(info["ref_rows"], columns=["factor", "column", "reference", "note"]),
-        subsets=subsets, view=view, formula=info["formula"], fit=fit, n_obs=n_obs,
-        n_clients=n_clients, n_therapists=n_ther, data_summary=info.get("data_summary"),
+        references=pd.DataFrame(built.ref_rows, columns=["factor", "column", "reference", "note"]),
+        subsets=subsets, view=view, formula=built.formula, fit=fit, n_obs=n_obs,
+        n_clients=n_clients, n_therapists=n_ther, data_summary=built.data_summary,
         n_boot=n_boot, n_boot_failed=n_failed, ci=ci, seed=seed, notes=tuple(notes),
         replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 from math import factorial
 
-__all__ = ["all_subsets", "shapley_values", "commonality", "part_r2"]
+__all__ = ["all_subsets", "shapley_values", "commonality"]
 
 
 def all_subsets(groups: Sequence[str]) -> list[frozenset[str]]:
@@ -45,14 +45,6 @@ def shapley_values(
                 total += w * (get(s | {g}) - get(s))
         out[g] = total
     return out
-
-
-def part_r2(
-    r2_numerator: Mapping[frozenset[str], float], total_full: float, groups: Sequence[str]
-) -> dict[str, float]:
-    """partR2-style part R2: ``(f_full - f_{full without g}) / total_full`` per group."""
-    full = frozenset(groups)
-    return {g: (r2_numerator[full] - r2_numerator[full - {g}]) / total_full for g in groups}
 
 
 def commonality(r2: Mapping[frozenset[str], float], groups: Sequence[str]) -> dict[frozenset[str], float]:

@@ -26,6 +26,7 @@ from ..errors import (
     EstimationError,
     ModelSpecError,
 )
+from ..parallel import chunks, run
 from ._reml import _optimise, _Problem
 
 __all__ = [
@@ -554,14 +555,8 @@ def design_based_shares(
     )
 
 
-def _replicates(
-    y: np.ndarray,
-    v: np.ndarray,
-    X: np.ndarray,
-    rows: Sequence[np.ndarray],
-    arm_level: bool,
-    draws: np.ndarray,
-) -> list[np.ndarray]:
+def _replicates(y: np.ndarray, v: np.ndarray, X: np.ndarray, rows: Sequence[np.ndarray],
+                arm_level: bool, draws: np.ndarray) -> list[np.ndarray]:
     """Shares for each row of ``draws`` (study indices); failed replicates are left out."""
     n_studies = len(rows)
     out = []
@@ -582,29 +577,14 @@ def _replicates(
     return out
 
 
-def _bootstrap(
-    y: np.ndarray,
-    v: np.ndarray,
-    X: np.ndarray,
-    codes: np.ndarray,
-    arm_level: bool,
-    n_boot: int,
-    rng: np.random.Generator,
-    n_jobs: int,
-) -> np.ndarray:
+def _bootstrap(y: np.ndarray, v: np.ndarray, X: np.ndarray, codes: np.ndarray, arm_level: bool,
+               n_boot: int, rng: np.random.Generator, n_jobs: int) -> np.ndarray:
     """Shares from ``n_boot`` resamples of studies, as an array (successful replicates, 3)."""
     n_studies = int(codes.max()) + 1
     rows = [np.flatnonzero(codes == s) for s in range(n_studies)]
     # all resamples are drawn up front, so the result does not depend on n_jobs
     draws = rng.integers(0, n_studies, size=(n_boot, n_studies))
-    if n_jobs == 1 or n_boot < 2:
-        out = _replicates(y, v, X, rows, arm_level, draws)
-    else:
-        from joblib import Parallel, delayed
-
-        chunks = np.array_split(draws, min(n_boot, 4 * abs(n_jobs) if n_jobs > 0 else 32))
-        parts = Parallel(n_jobs=n_jobs)(
-            delayed(_replicates)(y, v, X, rows, arm_level, c) for c in chunks
-        )
-        out = [r for part in parts for r in part]
+    tasks = [(y, v, X, rows, arm_level, draws[idx]) for idx in chunks(n_boot, n_jobs)]
+    parts = run(_replicates, tasks, n_jobs=n_jobs)
+    out = [r for part in parts for r in part]
     return np.array(out).reshape(-1, 3)

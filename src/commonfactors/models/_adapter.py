@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError
-from . import _general, _nested
+from . import _general, _nested_deviance
+from . import nested as _nested
 
 __all__ = ["adapter", "FitAdapter"]
 
@@ -39,7 +40,7 @@ def _engine_parts(fit, theta: np.ndarray):
     if fit.engine == "general":
         parts = _general._evaluate(fit.stats, theta)
         return parts.logdet, parts.omega
-    return _nested._omega(fit.stats, theta)
+    return _nested_deviance._omega(fit.stats, theta)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +82,7 @@ class FitAdapter:
     def theta_lower(self) -> np.ndarray:
         out = []
         for _, terms in self.theta_blocks:
-            r, c = _nested._tri_index(len(terms))
+            r, c = _nested.tri_index(len(terms))
             out.append(np.where(r == c, 0.0, -np.inf))
         return np.concatenate(out)
 

@@ -1,7 +1,7 @@
 """General linear mixed models: profiled (RE)ML by penalized least squares with a sparse Cholesky.
 
 The engine behind :func:`commonfactors.fit_mixed` for every random part the nested
-sufficient-statistics path (:mod:`._nested`) cannot take: any number of grouping factors,
+sufficient-statistics path (:mod:`.nested`) cannot take: any number of grouping factors,
 nested or crossed, several terms per factor (``||``), random slopes at any level.
 
 Model and parametrisation (Bates, Maechler, Bolker & Walker 2015, sections 3.1-3.4)
@@ -14,7 +14,7 @@ column-major order (lme4's ``getME(fit, "theta")``); diagonal elements are bound
 
 For one ``theta``, with ``A = Lambda' Z'Z Lambda + I``, ``G = [X, y]`` and ``R = Lambda' Z'G``:
 ``log det V* = log det A`` and ``G'V*^{-1}G = G'G - R'A^{-1}R``; the profiled REML/ML deviance
-then follows exactly as in :mod:`._nested` (Bates et al. 2015, eqs. 34 and 41). Everything is
+then follows exactly as in :mod:`.nested` (Bates et al. 2015, eqs. 34 and 41). Everything is
 computed from the cross-products ``Z'Z``, ``Z'G`` and ``G'G`` made once, so an evaluation does
 not touch the rows.
 
@@ -47,7 +47,9 @@ import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 
 from ..errors import EstimationError
-from ._nested import _build_l, _inv_small, _n_theta, _tail, _tri_index
+from ._nested_deviance import _inv_small, _tail
+from ._nested_stats import _build_l, _n_theta
+from ._nested_stats import tri_index as _tri_index
 
 __all__ = ["GeneralStats", "deviance", "dev_grad", "select_columns"]
 
@@ -401,12 +403,12 @@ def dev_grad(stats: GeneralStats, theta: np.ndarray, reml: bool = True):
     """Profiled deviance and its analytic gradient in theta.
 
     ``d dev / d theta_j = 2 <dLambda_j, C Lambda N - Z'G K Q'>`` with ``C = Z'Z``,
-    ``Q = A^{-1} R``, ``N = A^{-1} + Q K Q'`` and ``K`` as in :mod:`._nested` (``P^{-1}`` for REML
+    ``Q = A^{-1} R``, ``N = A^{-1} + Q K Q'`` and ``K`` as in :mod:`.nested` (``P^{-1}`` for REML
     plus ``(nu / r2) c c'``, ``c = [-b, 1]``). Only the blocks of ``A^{-1}`` on the pattern of
     ``C`` are needed (a selected inverse): the term-1 diagonal blocks, the term-1 x rest blocks
     ``-A_11^{-1} A_12 S^{-1}`` and the rest x rest blocks of ``S^{-1}``.
     """
-    from ._nested import _k_matrix
+    from ._nested_deviance import _k_matrix
 
     parts = _evaluate(stats, theta)
     dev, r2, nu = _tail(stats, parts.logdet, parts.omega, reml)

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import optimize
 
 from ..errors import EstimationError
+from ..parallel import one_blas_thread
 from ._general import (
     _ANALYTIC_LIMIT,
     GeneralStats,
@@ -22,7 +23,8 @@ from ._general import (
     dev_grad,
     deviance,
 )
-from ._nested import GRAD_TOL, SINGULAR_TOL, _tail
+from ._nested_deviance import _tail
+from ._nested_stats import GRAD_TOL, SINGULAR_TOL
 
 __all__ = ["GeneralFit", "fit_general", "evaluate_general", "general_modes", "hessian_general"]
 
@@ -84,9 +86,7 @@ def fit_general(stats: GeneralStats, reml: bool = True, theta0=None, *, maxiter:
     BLAS runs on one thread meanwhile (the blocks are small; thread hand-offs cost more than
     the arithmetic on a loaded machine).
     """
-    from ._nested_fit import _one_blas_thread
-
-    with _one_blas_thread():
+    with one_blas_thread():
         return _fit_general(stats, reml, theta0, maxiter)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _nested
+from . import nested as _nested
 from ._nested_fit import _lower_bounds, hessian_at
 
 __all__ = ["flat_directions", "theta_labels"]
@@ -59,6 +59,6 @@ def theta_labels(d, engine) -> list[str]:
     out = []
     for g in order:
         cols = list(d["Z"][g].columns)
-        r, c = _nested._tri_index(len(cols))
+        r, c = _nested.tri_index(len(cols))
         out += [f"{g}: {cols[a]}" if a == b else f"{g}: {cols[b]}~{cols[a]}" for a, b in zip(r, c, strict=True)]
     return out

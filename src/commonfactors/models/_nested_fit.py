@@ -1,24 +1,20 @@
-"""Optimiser of the profiled deviance and estimates at the optimum (see :mod:`._nested`)."""
+"""Optimiser of the profiled deviance and estimates at the optimum (see :mod:`.nested`).
+
+The optimiser part of the fast nested engine: cold fits (L-BFGS-B polished by Newton steps),
+warm refits for bootstrap replicates, the Hessian at a point and estimates at a given theta.
+"""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize
 
 from ..errors import EstimationError
-from ._nested import (
-    GRAD_TOL,
-    SINGULAR_TOL,
-    NestedStats,
-    _dev_grad,
-    _diag_mask,
-    _profile,
-    _split_theta,
-    _tri_index,
-)
+from ..parallel import one_blas_thread
+from ._nested_deviance import _dev_grad, _profile, _split_theta
+from ._nested_stats import GRAD_TOL, SINGULAR_TOL, NestedStats, _diag_mask, tri_index
 
 
 # ---------------------------------------------------------------------- fitting
@@ -92,13 +88,7 @@ def _newton(fun_grad, x0: np.ndarray, lb: np.ndarray, maxit: int = 8):
             return x, f, g, it
         if it == maxit or not free.any():
             return None
-        H = np.empty((x.size, x.size))
-        for j in range(x.size):
-            h = 1e-6 * max(1.0, abs(x[j]))
-            e = np.zeros_like(x)
-            e[j] = h
-            H[:, j] = (fun_grad(x + e)[1] - g) / h
-        H = 0.5 * (H + H.T)[np.ix_(free, free)]
+        H = _fd_hessian(fun_grad, x, g)[np.ix_(free, free)]
         try:
             cH = np.linalg.cholesky(H)
         except np.linalg.LinAlgError:
@@ -146,30 +136,8 @@ def fit_nested(stats: NestedStats, reml: bool = True, theta0=None, *, maxiter: i
     that is not a minimum; every such diagonal is probed off the bound and the optimiser is
     restarted from there when that lowers the deviance.
     """
-    with _one_blas_thread():
+    with one_blas_thread():
         return _fit_nested(stats, reml, theta0, maxiter)
-
-
-def _one_blas_thread():
-    """Limit BLAS to one thread while fitting (if threadpoolctl is installed).
-
-    The blocks are tiny; with NumPy's and SciPy's OpenBLAS pools both spinning on few cores, the
-    thread hand-offs cost far more than the arithmetic (a 10-20x slowdown measured on 2 cores).
-    """
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _CONTROLLER = ThreadpoolController()
-        except ImportError:  # pragma: no cover - optional
-            _CONTROLLER = False
-    if _CONTROLLER is False:  # pragma: no cover
-        return contextlib.nullcontext()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-_CONTROLLER = None
 
 
 def _fd_hessian(fun_grad, x: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -365,7 +333,7 @@ def _fit_nested(stats: NestedStats, reml: bool, theta0, maxiter: int) -> CoreFit
     return replace(core, converged=converged, n_iter=n_iter, n_eval=counter[0], grad=gp, message=msg)
 
 
-def _finish(stats: NestedStats, theta: np.ndarray, reml: bool, dev: float | None = None) -> CoreFit:
+def _finish(stats: NestedStats, theta: np.ndarray, reml: bool) -> CoreFit:
     """Estimates at a given theta."""
     dev_, omega, r2, nu = _profile(stats, theta, reml)
     p = stats.p
@@ -407,7 +375,7 @@ def theta_from_cov(T_in: np.ndarray, s2: float, T_out: np.ndarray | None = None)
             w, V = np.linalg.eigh(T)
             T = V @ np.diag(np.clip(w, 1e-12, None)) @ V.T
             L = np.linalg.cholesky(T)
-        r, c = _tri_index(q)
+        r, c = tri_index(q)
         parts.append(L[r, c])
     return np.concatenate(parts)
 

@@ -71,8 +71,8 @@ class _NestedView:
         return np.concatenate(lb)
 
     def _profile(self, theta, reml):
-        from . import _nested
-        return _nested._profile(self.fit.stats, np.asarray(theta, dtype=float), reml)
+        from ._nested_deviance import _profile
+        return _profile(self.fit.stats, np.asarray(theta, dtype=float), reml)
 
     def deviance_at(self, theta, sigma=None, reml=None) -> float:
         reml = self.reml if reml is None else bool(reml)
@@ -125,7 +125,7 @@ class _NestedView:
         Returns ``(theta, sigma, converged)``. Starting from the original estimates is what
         lme4's ``refit`` (and so ``bootMer``) does.
         """
-        from . import _nested
+        from . import nested as _nested
         fit = self.fit
         g = fit.groups
         stats = _nested.NestedStats.from_arrays(

@@ -2,7 +2,7 @@
 
 :func:`fit_mixed` takes an lme4 formula (see :mod:`commonfactors.models._formula` for the grammar) and
 returns a :class:`MixedFit`. Three engines: ``"nested"`` (profiled REML/ML on per-cluster
-sufficient statistics, :mod:`commonfactors.models._nested`; one or two nested grouping factors, the
+sufficient statistics, :mod:`commonfactors.models.nested`; one or two nested grouping factors, the
 fast path), ``"general"`` (penalized least squares with a block-sparse Cholesky,
 :mod:`commonfactors.models._general`; any number of nested or crossed factors, several terms per
 factor) and ``"statsmodels"`` (MixedLM, a reference). ``engine="auto"`` takes the nested path
@@ -26,11 +26,12 @@ import pandas as pd
 
 from .._validation import check_columns, check_option
 from ..errors import ColumnError, ModelSpecError
-from . import _nested
 from . import general as _general
+from . import nested as _nested
 from ._adapter import adapter
-from ._design import _design, _fit_statsmodels
+from ._design import _design
 from ._identify import flat_directions, theta_labels
+from ._statsmodels import _fit_statsmodels
 
 __all__ = ["fit_mixed", "MixedFit", "disaggregate", "lag_within", "ConvergenceWarning", "anova"]
 
@@ -122,6 +123,28 @@ class MixedFit:
     flat_parameters: tuple = ()
     random_terms: tuple = ()
     context: dict = field(repr=False, default_factory=dict)
+
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        # the formula's context is the caller's namespace (modules, large objects): keep only
+        # the names the formula uses, modules by name (imported again when unpickled)
+        import re
+        import types
+
+        used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", self.formula))
+        ctx = {k: v for k, v in self.context.items() if k in used}
+        mods = {k: v.__name__ for k, v in ctx.items() if isinstance(v, types.ModuleType)}
+        ctx = {k: v for k, v in ctx.items() if k not in mods}
+        return {**self.__dict__, "context": ctx, "_context_modules": mods}
+
+    def __setstate__(self, state: dict) -> None:
+        import importlib
+
+        state = dict(state)
+        mods = state.pop("_context_modules", {})
+        state["context"] = {**state["context"],
+                            **{k: importlib.import_module(m) for k, m in mods.items()}}
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ design and prediction
     def design_matrix(self, newdata: pd.DataFrame) -> pd.DataFrame:
@@ -412,7 +435,6 @@ def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
             f"term each; {formula!r} has " + ", ".join(t["source"] for t in d["terms"])
             + ". Use engine='auto' or 'general'.")
     msgs = list(d["warnings"])
-    sm_warn: list[str] = []
     if engine == "nested":
         stats = _nested.NestedStats.from_arrays(d["X"].to_numpy(), d["y"].to_numpy(), d["Zin"],
                                                 d["Zout"], d["codes_in"], d["codes_out"])
@@ -428,11 +450,11 @@ def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
         if not core.converged:
             msgs.append(f"general engine: {core.message}")
     else:
-        stats, core, msgs, sm_warn = _fit_statsmodels(d, reml)
-    return _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn)
+        stats, core, msgs = _fit_statsmodels(d, reml)
+    return _assemble(d, formula, engine, reml, stats, core, msgs)
 
 
-def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
+def _assemble(d, formula, engine, reml, stats, core, msgs) -> MixedFit:
     X = d["X"]
     names = list(X.columns)
     fixed = pd.Series(core.beta, index=names, name="estimate")
@@ -446,7 +468,7 @@ def _assemble(d, formula, engine, reml, stats, core, msgs, sm_warn) -> MixedFit:
     for g, T in pairs:
         terms = list(d["Z"][g].columns)
         random_cov[g] = pd.DataFrame(T, index=terms, columns=terms)
-        r, c = _nested._tri_index(len(terms))
+        r, c = _nested.tri_index(len(terms))
         for a, b in sorted(zip(r, c, strict=True), key=lambda rc: rc[0] != rc[1]):
             rows.append((g, terms[b], terms[a], float(T[a, b])))
     rows.append(("residual", "", "", float(core.s2)))

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..errors import ColumnError, CommonFactorsError
+from ..estimands import ESTIMANDS, SHARE_ESTIMANDS, label
 
 #: One colour per factor, shared by every figure (Okabe-Ito palette plus a neutral grey).
 FACTOR_COLORS: dict[str, str] = {
@@ -37,18 +38,9 @@ FACTOR_LABELS: dict[str, str] = {
     "nonspecific": "Nonspecific",
 }
 
-#: Each estimand in words (METHODS.md sections 3-5), used for axis labels and titles.
-ESTIMAND_LABELS: dict[str, str] = {
-    "share_total_variance": "share of total outcome variance",
-    "share_explained_variance": "share of explained variance",
-    "share_therapy_variance": "share of therapy-attributable variance",
-    "part_r2": "part R\u00b2 (unique share of total variance)",
-    "share_mean_improvement": "share of mean improvement",
-    "icc_therapist": "therapist ICC",
-    "icc_client": "client ICC",
-    "r2_marginal": "marginal R\u00b2",
-    "r2_conditional": "conditional R\u00b2",
-}
+#: Each estimand in words (from :mod:`commonfactors.estimands`), used for axis labels and titles.
+ESTIMAND_LABELS: dict[str, str] = {n: ESTIMANDS[n].label for n in SHARE_ESTIMANDS + (
+    "icc_therapist", "icc_client", "r2_marginal", "r2_conditional")}
 
 # colours for user-defined factors: Paul Tol's muted palette, picked by a stable hash of the name
 _EXTRA_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77",
@@ -93,8 +85,7 @@ def factor_label(factor: Any) -> str:
 
 def estimand_label(estimand: Any) -> str:
     """Return ``estimand`` in words (``share_total_variance`` -> ``share of total outcome variance``)."""
-    name = str(estimand)
-    return ESTIMAND_LABELS.get(name, name.replace("_", " "))
+    return label(estimand)
 
 
 def _column_words(name: str) -> str:

@@ -17,32 +17,17 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from ..estimands import ESTIMANDS
+from ..estimands import ICC_ESTIMANDS as _ICCS
+from ..estimands import SHARE_ESTIMANDS as _SHARES
 from ..plots.style import estimand_label, factor_label
 
 # estimands of the factor-shares table, in column order, with their denominators in words
-SHARE_ESTIMANDS: tuple[tuple[str, str, str], ...] = (
-    ("share_total_variance", "share of total outcome variance",
-     "denominator: all outcome variance (therapist, client, residual included)"),
-    ("share_explained_variance", "share of explained variance",
-     "denominator: the variance the predictors explain (marginal R\u00b2)"),
-    ("share_therapy_variance", "share of therapy-attributable variance",
-     "denominator: the explained variance of the groups other than extra-therapeutic"),
-    ("part_r2", "part R\u00b2",
-     "what is lost from the marginal R\u00b2 when the group is left out (over total variance)"),
-    ("share_mean_improvement", "share of mean improvement",
-     "denominator: the average improvement; depends on the reference levels"),
-)
+SHARE_ESTIMANDS: tuple[tuple[str, str, str], ...] = tuple(
+    (n, ESTIMANDS[n].label, ESTIMANDS[n].denominator) for n in _SHARES)
 
 # rows of the ICC / R2 table, in order, with their labels
-ICC_ESTIMANDS: tuple[tuple[str, str], ...] = (
-    ("icc_therapist", "therapist ICC, null model (no predictors)"),
-    ("icc_therapist_adjusted", "therapist ICC, adjusted model (with the factor columns)"),
-    ("icc_client", "client ICC, null model (no predictors)"),
-    ("icc_client_adjusted", "client ICC, adjusted model (with the factor columns)"),
-    ("d_therapist", "therapist effect in d units, 2\u221a(ICC/(1\u2212ICC))"),
-    ("r2_marginal", "marginal R\u00b2 (fixed effects over total variance)"),
-    ("r2_conditional", "conditional R\u00b2 (fixed and random effects over total variance)"),
-)
+ICC_ESTIMANDS: tuple[tuple[str, str], ...] = tuple((n, ESTIMANDS[n].label) for n in _ICCS)
 
 COMPONENT_LABELS: dict[str, str] = {
     "f1": "fixed effects of within-client predictors (f1)",

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..estimands import ESTIMANDS, SHARE_ESTIMANDS
 from . import _html as H
 
 _RANDOM_PARTS = ("therapist", "client", "residual")
@@ -325,7 +326,7 @@ def _shares_section(res: Any, table: pd.DataFrame, truth: dict) -> str:
             r = look.get((g, e))
             if r is None and g in _RANDOM_PARTS:
                 cells.append(H.blank_cell("not defined"))
-            elif (g == "extra_therapeutic" and e == "share_therapy_variance"
+            elif (g in ESTIMANDS[e].excludes
                   and (r is None or not math.isfinite(H.as_float(r.get("estimate"))))):
                 cells.append(H.blank_cell("not defined: outside this denominator"))
             else:
@@ -474,8 +475,7 @@ def _figures_section(res: Any, table: pd.DataFrame, extras: Mapping[str, Any],
             parts.append(H.box("warn", f"Figure not drawn: {alt}", f"{type(exc).__name__}: {exc}"))
 
     present = set(table["estimand"])
-    panels = [e for e in ("share_total_variance", "share_explained_variance",
-                          "share_therapy_variance", "share_mean_improvement") if e in present]
+    panels = [e for e in SHARE_ESTIMANDS if e != "part_r2" and e in present]
 
     def shares(fig):
         axes = fig.subplots(math.ceil(len(panels) / 2), 2, squeeze=False).ravel()

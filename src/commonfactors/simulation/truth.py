@@ -37,8 +37,11 @@ import numpy as np
 import pandas as pd
 
 from ..decomposition.shapley import all_subsets, shapley_values
+from ..estimands import ESTIMANDS, VARIANCE_SHARES
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
 from ..models.terms import build_terms, counterfactual_terms, improvement_contrast
 from ._dgp import Block, SimConfig, build_block
+from ._sample import sample_rows
 
 __all__ = ["truth_table", "analytic_truth", "empirical_truth", "monte_carlo_truth",
            "DEFAULT_FACTORS", "THERAPY_EXCLUDE"]
@@ -49,7 +52,6 @@ DEFAULT_FACTORS = {
     "expectancy": ["expectancy"],
     "extra_therapeutic": ["session", "support"],
 }
-THERAPY_EXCLUDE = "extra_therapeutic"
 CLIENT_VARS = ("expectancy", "arm", "support")
 ROW_VARS = ("alliance",)
 
@@ -219,15 +221,16 @@ def _variance_estimands(S, groups_of, group_names, comps_null, comps_adj, view):
     r2 = _r2_subsets(S, groups_of, group_names)
     full = frozenset(group_names)
     phi = shapley_values(r2, list(group_names))
-    therapy = sum(v for g, v in phi.items() if g != THERAPY_EXCLUDE)
+    outside = ESTIMANDS["share_therapy_variance"].excludes
+    therapy = sum(v for g, v in phi.items() if g not in outside)
+    total_, explained, therapy_, part = VARIANCE_SHARES
     rows = []
     for g in group_names:
         rows += [
-            (g, "share_total_variance", phi[g]),
-            (g, "share_explained_variance", phi[g] / r2[full] if r2[full] > 0 else np.nan),
-            (g, "share_therapy_variance",
-             phi[g] / therapy if g != THERAPY_EXCLUDE and therapy > 0 else np.nan),
-            (g, "part_r2", r2[full] - r2[full - {g}]),
+            (g, total_, phi[g]),
+            (g, explained, phi[g] / r2[full] if r2[full] > 0 else np.nan),
+            (g, therapy_, phi[g] / therapy if g not in outside and therapy > 0 else np.nan),
+            (g, part, r2[full] - r2[full - {g}]),
         ]
     f = r2[full] * S[-1, -1]
     total = f + comps_adj["therapist"] + comps_adj["client"] + comps_adj["residual"]
@@ -418,19 +421,18 @@ def monte_carlo_truth(cfg: SimConfig, factors: dict[str, list[str]] | None = Non
     dropout and bounding) is split into ``n_batches`` independent batches; ``value`` is the
     mean of the batch values and ``mc_se`` their standard deviation over ``sqrt(n_batches)``.
     """
-    from ..sessions.api import change_view
-    from .simulator import simulate_config
+    from ..sessions import change_view
 
     factors = DEFAULT_FACTORS if factors is None else factors
     per = max(2, n_therapists // n_batches)
     frames = []
     for b in range(n_batches):
-        sim = simulate_config(cfg.replace(n_therapists=per, seed=None), seed=seed + b, truth=False)
+        rows = sample_rows(cfg.replace(n_therapists=per, seed=None), np.random.default_rng(seed + b))
         for view in views:
             with warnings.catch_warnings():
                 # clients with a single observed session leave the change view by design
                 warnings.simplefilter("ignore", UserWarning)
-                d = sim.data if view == "growth" else change_view(sim.data)
+                d = rows if view == "growth" else change_view(rows)
             t = empirical_truth(d, factors, view)
             t["batch"] = b
             frames.append(t)

@@ -18,14 +18,14 @@ from scipy.optimize import brentq
 from .._validation import check_option
 from ..conversions import r_to_d
 from ..errors import ClaimError
+from ..estimands import SHARE_ESTIMANDS
 from ._dgp import SimConfig
 from .simulator import preset_config
 from .truth import DEFAULT_FACTORS, analytic_truth
 
 __all__ = ["what_it_would_take", "WhatItWouldTake"]
 
-ESTIMANDS = ("share_total_variance", "share_explained_variance", "share_therapy_variance",
-             "share_mean_improvement", "correlation")
+ESTIMANDS = SHARE_ESTIMANDS[:3] + ("share_mean_improvement", "correlation")
 _EFFECT = {"relationship": "alliance_effect", "technique": "technique_effect",
            "expectancy": "expectancy_effect"}
 # published comparison points (CLAIMS.md)
@@ -104,7 +104,7 @@ def what_it_would_take(claim_id: str, *, factor: str | None = None, estimand: st
     >>> import commonfactors as cf
     >>> w = cf.what_it_would_take("seed_relationship_high", estimand="share_total_variance")
     >>> round(float(w.table.set_index("quantity").loc["correlation with improvement", "implied"]), 2)
-    0.89
+    0.91
     """
     from ..claims.registry import get_claim
 
@@ -162,8 +162,7 @@ def what_it_would_take(claim_id: str, *, factor: str | None = None, estimand: st
         ("correlation with improvement", r, np.nan, ""),
         ("cohens_d (from r)", float(r_to_d(r)), np.nan, ""),
     ]
-    for est in ("share_total_variance", "share_explained_variance", "share_therapy_variance",
-                "share_mean_improvement"):
+    for est in ESTIMANDS[:4]:
         rows.append((est, _value(t, factor, est), np.nan, ""))
     table = pd.DataFrame(rows, columns=["quantity", "implied", "published", "source"])
     for est, pub, src in _PUBLISHED.get(factor, []):

@@ -1,0 +1,159 @@
+"""Reference ("absent") levels, improvement contrasts, and the hand-off from building to finishing.
+
+Shared by the decomposition of data (:mod:`.api`) and of a fitted model (:mod:`._from_fit`):
+the default reference of each column, the references of a subset of groups, the per-row
+improvement contrast of a mean-model design (:func:`commonfactors.models.terms.improvement_contrast`),
+the counterfactual contrasts as picklable objects (:class:`DataContrast`, :class:`FitContrast`)
+and the typed records passed on to :func:`.api._finish` (:class:`Built`, :class:`MeanModel`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
+from ..models.terms import counterfactual_terms, improvement_contrast
+
+
+def _codes(s: pd.Series) -> np.ndarray:
+    return pd.factorize(s, sort=False)[0].astype(np.intp)
+
+
+def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[dict, list]:
+    """Reference level per (group, column): binary -> 0, otherwise the 10th percentile of client means."""
+    refs: dict[str, dict[str, float]] = {}
+    rows = []
+    for g, cols in factors.items():
+        if g == THERAPY_EXCLUDE:
+            continue
+        refs[g] = {}
+        for col in cols:
+            if col == "session":
+                continue
+            if given is not None and g in given and col in given[g]:
+                v, note = float(given[g][col]), "given"
+            elif given is not None and g in given and not isinstance(given[g], dict):
+                v, note = float(given[g]), "given"
+            else:
+                x = frame[col].astype(float)
+                means = x.groupby(frame[client]).mean() if client in frame else x
+                if set(np.unique(x.dropna())) <= {0.0, 1.0}:
+                    v, note = 0.0, "default: 0 (control / absent)"
+                else:
+                    v, note = float(np.quantile(means, 0.10)), "default: 10th percentile of client means"
+            refs[g][col] = v
+            rows.append({"factor": g, "column": col, "reference": v, "note": note})
+    return refs, rows
+
+
+def _merged(refs: dict, groups: list, mask: int) -> dict:
+    """Reference levels of every group in the subset ``mask`` (bit j = groups[j])."""
+    out = {}
+    for j, g in enumerate(groups):
+        if mask & (1 << j):
+            out.update(refs[g])
+    return out
+
+
+def _contrast_rows(Xm: np.ndarray, view: str, frame: pd.DataFrame, client: str, session: str):
+    return improvement_contrast(Xm, view, frame, client=client, session=session)
+
+
+@dataclass(frozen=True)
+class DataContrast:
+    """Mean-model contrast rows with some columns at reference levels (the decomposition of data).
+
+    ``rows(ref)`` gives the per-row improvement contrast of the pooled mean design with the columns
+    of ``ref`` set to its values; calling the object gives their mean (one row).
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+    factors: dict
+    view: str
+    columns: tuple
+    client: str
+    therapist: str | None
+    session: str
+
+    def rows(self, ref: dict) -> np.ndarray:
+        cf = counterfactual_terms(self.frame, self.factors, ref, view=self.view,
+                                  columns=list(self.columns), client=self.client,
+                                  therapist=self.therapist, time=self.session,
+                                  pooled=True).to_numpy()
+        Xm = np.column_stack([np.ones(len(self.frame)), cf])
+        return _contrast_rows(Xm, self.view, self.frame, self.client, self.session)[0]
+
+    def __call__(self, ref: dict) -> np.ndarray:
+        return self.rows(ref).mean(axis=0)
+
+
+@dataclass(frozen=True)
+class FitContrast:
+    """As :class:`DataContrast`, through the design of a fitted model (the decomposition of a fit)."""
+
+    fit: object = field(repr=False)
+    frame: pd.DataFrame = field(repr=False)
+    view: str
+    client: str
+    session: str
+
+    def rows(self, ref: dict) -> np.ndarray:
+        new = self.frame.copy()
+        for col, v in ref.items():
+            new[col] = float(v)
+        X = self.fit.design_matrix(new).to_numpy(dtype=float)
+        return _contrast_rows(X, self.view, self.frame, self.client, self.session)[0]
+
+    def __call__(self, ref: dict) -> np.ndarray:
+        return self.rows(ref).mean(axis=0)
+
+
+@dataclass(frozen=True)
+class MeanModel:
+    """What :meth:`Decomposition.sensitivity` needs from the mean model.
+
+    ``refs``: reference level per group and column; ``contrast(ref)``: mean contrast row with the
+    columns of ``ref`` at those levels; ``client_min`` / ``client_median``: the range of the
+    client means of each column; ``beta`` and ``M``: the point fit's coefficients and mean
+    predicted improvement (set once the point estimate is known).
+    """
+
+    refs: dict
+    contrast: DataContrast | FitContrast
+    client_min: dict
+    client_median: dict
+    beta: np.ndarray | None = None
+    M: float = float("nan")
+
+
+def client_range(frame: pd.DataFrame, refs: dict, key: str | None) -> tuple[dict, dict]:
+    """(lowest, median) client mean of every reference column (row values without ``key``)."""
+    lo, med = {}, {}
+    for cols in refs.values():
+        for col in cols:
+            x = frame[col].astype(float)
+            means = x.groupby(frame[key]).mean() if key is not None and key in frame else x
+            lo[col] = float(means.min())
+            med[col] = float(means.median())
+    return lo, med
+
+
+@dataclass(frozen=True)
+class Built:
+    """Hand-off from building a decomposition problem (from data or from a fit) to finishing it."""
+
+    frame: pd.DataFrame = field(repr=False)
+    names: list
+    formula: str
+    ref_rows: list
+    notes: tuple
+    mean: MeanModel | None
+    rand: tuple = ()
+    fit_frame: pd.DataFrame | None = field(repr=False, default=None)
+    description: object = None
+    data_summary: dict | None = None
+    client: str | None = "client"  # the columns of ``frame`` holding client and therapist ids
+    therapist: str | None = "therapist"
