@@ -475,7 +475,9 @@ def test_summary_and_html(booted):
 
 def test_table_has_intervals_around_estimates(booted):
     t = booted.table.dropna(subset=["estimate"])
-    assert list(booted.table.columns) == ["factor", "estimand", "estimate", "ci_low", "ci_high"]
+    assert list(booted.table.columns) == ["factor", "estimand", "estimate", "ci_low", "ci_high",
+                                          "estimate_corrected", "method"]
+    assert (booted.table["method"] == "percentile").all()
     assert (t["ci_low"] <= t["ci_high"]).all()
     shares = t[t["estimand"] == "share_total_variance"]
     assert ((shares["ci_low"] <= shares["estimate"] + 1e-12)
