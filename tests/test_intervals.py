@@ -75,7 +75,9 @@ def test_unknown_method_is_refused():
 # families and defaults
 # --------------------------------------------------------------------------------------
 def test_families():
-    assert family("model", "r2_marginal") == "r2"
+    assert family("model", "r2_marginal") == "r2_marginal"
+    assert family("model", "r2_conditional") == "r2"
+    assert DEFAULT_METHODS["r2_marginal"] == "logit_basic"
     assert family("relationship", "share_total_variance") == "r2"
     assert family("therapist", "share_total_variance") == "variance_component"
     assert family("relationship", "share_explained_variance") == "ratio"

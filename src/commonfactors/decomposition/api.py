@@ -152,7 +152,7 @@ def _build(data, factors, view, references, client, therapist, session, reml):
     return problem, built
 
 
-def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "percentile",
+def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "auto",
               seed=None, n_jobs: int = 1, progress: bool | None = None, references=None,
               resample_clients: bool = False, level: float = 0.95, reml: bool = True,
               client: str = "client", therapist: str | None = "therapist",
@@ -183,12 +183,15 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         (see :mod:`commonfactors.models.terms`). The fitted formula is in ``.formula``.
     n_boot : int
         Cluster-bootstrap replicates (therapists resampled; 0 = point estimates only).
-    ci : {"percentile", "auto", "bc", "logit_basic", "basic", "bca"}
-        Interval method. ``"percentile"`` (default); ``"auto"``: each estimand family gets the
-        method the coverage study chose for it (:data:`commonfactors.decomposition.intervals.
-        DEFAULT_METHODS`); ``"bc"``: bias-corrected percentile; ``"logit_basic"``: basic
-        interval on the logit scale (moves against the bootstrap's estimate of bias and stays
-        inside (0, 1); estimands outside (0, 1) fall back to the percentile interval);
+    ci : {"auto", "percentile", "bc", "logit_basic", "basic", "bca"}
+        Interval method. ``"auto"`` (default): each estimand family gets the method the
+        coverage study chose for it (:data:`commonfactors.decomposition.intervals.
+        DEFAULT_METHODS`: the percentile interval, except the logit-scale basic interval for
+        ``r2_marginal``, whose percentile interval sits too high); ``"percentile"`` for every
+        row (as before ``"auto"`` existed); ``"bc"``: bias-corrected percentile;
+        ``"logit_basic"``: basic interval on the logit scale (moves against the bootstrap's
+        estimate of bias and stays inside (0, 1); estimands outside (0, 1) fall back to the
+        percentile interval);
         ``"basic"``: reverse percentile (can cross 0 for shares near 0); ``"bca"``: BCa from a
         jackknife over clusters. The table's ``method`` column names the method of each row.
     seed : int, optional
