@@ -1,85 +1,281 @@
-"""Coverage of the cluster-bootstrap intervals of ``cf.decompose`` against the simulator's truth.
+"""Coverage of the cluster-bootstrap intervals against the simulator's truth (issue 13's study).
 
-Simulates ``--n-datasets`` datasets from ``wampold_imel_2015`` (40 therapists x 15 clients x 10
-sessions, seeds 1..N), decomposes each with ``--n-boot`` percentile-bootstrap replicates, and
-reports how often the 95% interval of each share covers the population value (``sim.truth`` for
-that view). Datasets run in parallel with joblib (``--n-jobs``), one worker per dataset
-(``n_jobs=1`` inside ``decompose``). Target coverage: 0.92-0.98.
+For every cell of the grid (view x preset x design) the study simulates ``--n-datasets`` datasets
+(seeds 1..N), decomposes each with ``--n-boot`` cluster-bootstrap replicates (``cf.decompose``,
+``n_jobs=1`` inside) and, from the same replicates, builds the 95% interval of every estimand
+that has a population value in ``sim.truth`` by every candidate method of
+``commonfactors.bootstrap.INTERVAL_METHODS`` (percentile, basic, bias-corrected percentile ``bc``,
+basic on the logit scale ``logit_basic``). It also keeps the bootstrap bias-corrected estimate
+(``2 t - mean(t*)``), so the same runs give the bias table. With ``--lagged`` each dataset also
+runs ``cf.lagged_effects`` with the cluster bootstrap (methods ``percentile`` and the model-based
+``wald``); the lag-1 coefficients have no closed-form population value, so their ``truth`` is
+the Monte Carlo mean of the estimates over the cell's datasets (coverage then measures whether
+the standard error and interval are as wide as the estimate's sampling spread, not its bias).
 
-Prints a table (estimand, factor, coverage, mean width, mean estimate, truth, and the Monte
-Carlo SE of the coverage) and saves it to ``bench/coverage_results.csv`` (or ``--out``).
+Runs are chunked and resumable: each chunk of ``--chunk`` datasets of a cell is written to
+``<runs>/<cell>/seeds_<first>-<last>.csv`` and skipped when it exists, so an interrupted study
+continues where it stopped, and chunks can run on several machines. Datasets run through the
+package's runner (``commonfactors.parallel.run`` when present, joblib otherwise), so
+``with joblib.parallel_config(backend="dask"): ...`` spreads them over a Dask cluster.
 
-Run: ``python bench/coverage.py --view change --n-datasets 200 --n-boot 200``.
+``summarize`` pools the chunks into one tidy CSV, one row per view x preset x design x estimand x
+factor x method: ``view, preset, n_therapists, clients_per_therapist, n_sessions, estimand,
+factor, method, default, coverage, mc_se, mean_width, mean_estimate, truth, n_datasets,
+n_replicates`` (``default`` marks the method ``cf.decompose`` uses by default, ``mc_se`` is the
+binomial Monte Carlo SE of the coverage, ``sqrt(c (1 - c) / n_datasets)``); the rows with
+method ``bias_corrected`` hold the bootstrap bias-corrected estimate's mean in
+``mean_estimate`` (coverage and width empty). It also draws a figure of coverage per estimand.
+
+Full study of the issue (both views, three designs, three presets, 200 x 200, lagged effects)::
+
+    python bench/coverage.py run --views change growth --designs 13x5x10 40x15x10 100x10x10 \\
+        --presets wampold_imel_2015 norcross_lambert_2011 spurious_alliance \\
+        --n-datasets 200 --n-boot 200 --lagged --n-jobs -1 --runs bench/coverage_runs_full
+    python bench/coverage.py summarize --runs bench/coverage_runs_full \\
+        --out bench/coverage_results_full.csv --figure bench/coverage_full.png
+
+Quick check (a few minutes): ``python bench/coverage.py run --quick``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 import commonfactors as cf
+from commonfactors.bootstrap import INTERVAL_METHODS, bias_corrected, interval
 
-ESTIMANDS = ("share_total_variance", "share_explained_variance", "share_therapy_variance",
-             "part_r2", "icc_therapist", "r2_marginal")
-DESIGN = dict(n_therapists=40, clients_per_therapist=15, n_sessions=10)
+HERE = Path(__file__).resolve().parent
+KEYS = ["view", "preset", "n_therapists", "clients_per_therapist", "n_sessions"]
+COLUMNS = KEYS + ["estimand", "factor", "method", "default", "coverage", "mc_se", "mean_width",
+                  "mean_estimate", "truth", "n_datasets", "n_replicates"]
 
 
-def one(seed: int, view: str, n_boot: int, ci: str = "percentile") -> pd.DataFrame:
-    sim = cf.simulate("wampold_imel_2015", seed=seed, **DESIGN)
-    res = cf.decompose(sim.data, factors=sim.factors, view=view, n_boot=n_boot, seed=seed,
-                       n_jobs=1, progress=False, ci=ci)
+def _runner():
+    try:
+        from commonfactors.parallel import run
+    except ImportError:  # the package's runner is not on this version: joblib directly
+        from joblib import Parallel, delayed
+
+        def run(func, tasks, *, n_jobs=1, **_):
+            if n_jobs == 1:
+                return [func(*t) for t in tasks]
+            return Parallel(n_jobs=n_jobs)(delayed(func)(*t) for t in tasks)
+    return run
+
+
+def parse_design(text: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in text.lower().split("x")]
+    if len(parts) == 2:
+        parts.append(10)
+    if len(parts) != 3:
+        raise SystemExit(f"--designs: expecting THERAPISTSxCLIENTS[xSESSIONS], got {text!r}")
+    return tuple(parts)
+
+
+def one_dataset(view: str, preset: str, design: tuple, seed: int, n_boot: int,
+                lagged: bool) -> pd.DataFrame:
+    """Per-dataset rows: estimand, factor, method, covered, width, estimate, truth."""
+    n_t, n_c, n_s = design
+    sim = cf.simulate(preset, seed=seed, n_therapists=n_t, clients_per_therapist=n_c,
+                      n_sessions=n_s)
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the truth of the shares of mean improvement is at the simulator's reference levels
+        res = cf.decompose(sim.data, factors=sim.factors, view=view, n_boot=n_boot, seed=seed,
+                           n_jobs=1, progress=False,
+                           references=cf.truth.sim_references(sim.config))
     truth = sim.truth.query("view == @view")[["factor", "estimand", "value"]]
-    t = res.table[res.table["estimand"].isin(ESTIMANDS)]
-    out = t.merge(truth, on=["factor", "estimand"], how="inner")
-    out["seed"] = seed
-    out["n_failed"] = res.n_boot_failed
+    tab = res.table.reset_index().merge(truth, on=["factor", "estimand"], how="inner")
+    tab = tab.dropna(subset=["value"])
+    keys = list(zip(res.table["factor"], res.table["estimand"], strict=True))
+    reps = res.replicates[[f"{f}|{e}" for f, e in keys]].to_numpy()
+    est = res.table["estimate"].to_numpy()
+    sel = tab["index"].to_numpy()
+    ints = {m: interval(m, reps[:, sel], est[sel]) for m in INTERVAL_METHODS}
+    corrected = bias_corrected(reps[:, sel], est[sel])
+    for i, r in enumerate(tab.itertuples()):
+        for m, (lo, hi) in ints.items():
+            rows.append((r.estimand, r.factor, m, lo[i] <= r.value <= hi[i], hi[i] - lo[i],
+                         r.estimate, r.value))
+        rows.append((r.estimand, r.factor, "bias_corrected", np.nan, np.nan, corrected[i],
+                     r.value))
+    n_failed = res.n_boot_failed
+    if lagged:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lg = cf.lagged_effects(sim.data, se="bootstrap", n_boot=n_boot, seed=seed)
+            lm = cf.lagged_effects(sim.data, se="model")
+        for b, m in zip(lg.itertuples(), lm.itertuples(), strict=True):
+            # truth unknown per dataset: covered is decided in summarize (Monte Carlo mean)
+            rows.append(("lagged_effects", b.path, "percentile", np.nan, b.ci_high - b.ci_low,
+                         b.estimate, np.nan, b.ci_low, b.ci_high))
+            rows.append(("lagged_effects", m.path, "wald", np.nan, m.ci_high - m.ci_low,
+                         m.estimate, np.nan, m.ci_low, m.ci_high))
+        n_failed += int(lg["n_failed"].iloc[0])
+    out = pd.DataFrame([r + (np.nan, np.nan) if len(r) == 7 else r for r in rows],
+                       columns=["estimand", "factor", "method", "covered", "width", "estimate",
+                                "truth", "ci_low", "ci_high"])
+    out.insert(0, "seed", seed)
+    out["n_failed"] = n_failed
     return out
+
+
+def cell_name(view, preset, design, n_boot) -> str:
+    return f"{view}_{preset}_{design[0]}x{design[1]}x{design[2]}_b{n_boot}"
+
+
+def run_study(args) -> None:
+    run = _runner()
+    runs = Path(args.runs)
+    for view in args.views:
+        for preset in args.presets:
+            for text in args.designs:
+                design = parse_design(text)
+                cell = runs / cell_name(view, preset, design, args.n_boot)
+                cell.mkdir(parents=True, exist_ok=True)
+                seeds = list(range(1, args.n_datasets + 1))
+                for k in range(0, len(seeds), args.chunk):
+                    part = seeds[k:k + args.chunk]
+                    path = cell / f"seeds_{part[0]:04d}-{part[-1]:04d}.csv"
+                    if path.exists():
+                        continue
+                    t0 = time.perf_counter()
+                    lag = args.lagged and (view == "growth" or "growth" not in args.views)
+                    res = run(one_dataset, [(view, preset, design, s, args.n_boot, lag)
+                                            for s in part], n_jobs=args.n_jobs)
+                    pd.concat(res, ignore_index=True).to_csv(path, index=False)
+                    print(f"{cell.name} seeds {part[0]}-{part[-1]}: "
+                          f"{time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def _defaults(view: str) -> dict:
+    """(estimand, factor) -> the default interval method of ``cf.decompose``."""
+    try:
+        from commonfactors.decomposition.intervals import default_method
+    except ImportError:
+        return lambda estimand, factor: "percentile"
+    return default_method
+
+
+def summarize(args) -> pd.DataFrame:
+    runs = Path(args.runs)
+    out = []
+    for cell in sorted(p for p in runs.iterdir() if p.is_dir()):
+        files = sorted(cell.glob("seeds_*.csv"))
+        if not files:
+            continue
+        d = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+        d = d[~d["estimand"].isin(args.exclude)]
+        view, rest = cell.name.split("_", 1)
+        preset, design, boot = rest.rsplit("_", 2)
+        n_t, n_c, n_s = (int(v) for v in design.split("x"))
+        n_boot = int(boot[1:])
+        lag = d["estimand"] == "lagged_effects"
+        if lag.any():
+            mc = d[lag].groupby(["factor", "method"])["estimate"].transform("mean")
+            d.loc[lag, "truth"] = mc
+            d.loc[lag, "covered"] = ((d.loc[lag, "ci_low"] <= mc)
+                                     & (mc <= d.loc[lag, "ci_high"])).astype(float)
+        d["covered"] = d["covered"].astype(float)
+        default = _defaults(view)
+        g = d.groupby(["estimand", "factor", "method"], sort=False)
+        t = g.agg(coverage=("covered", "mean"), mean_width=("width", "mean"),
+                  mean_estimate=("estimate", "mean"), truth=("truth", "mean"),
+                  n_datasets=("seed", "nunique")).reset_index()
+        t["mc_se"] = np.sqrt(t["coverage"] * (1 - t["coverage"]) / t["n_datasets"])
+        t["default"] = [m == ("percentile" if e == "lagged_effects" else default(e, f))
+                        for e, f, m in zip(t["estimand"], t["factor"], t["method"], strict=True)]
+        t["view"], t["preset"] = view, preset
+        t["n_therapists"], t["clients_per_therapist"], t["n_sessions"] = n_t, n_c, n_s
+        t["n_replicates"] = n_boot
+        out.append(t[COLUMNS])
+        fails = d.groupby("seed")["n_failed"].first()
+        print(f"{cell.name}: {len(fails)} datasets, {int(fails.sum())} failed replicates in all")
+    table = pd.concat(out, ignore_index=True)
+    table.to_csv(args.out, index=False)
+    print(f"saved {args.out}")
+    if args.figure:
+        figure(table, args.figure)
+    return table
+
+
+def figure(table: pd.DataFrame, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = table[table["method"] != "bias_corrected"].copy()
+    t["cell"] = (t["view"] + " " + t["preset"] + " " + t["n_therapists"].astype(str) + "x"
+                 + t["clients_per_therapist"].astype(str))
+    t["label"] = t["estimand"] + " | " + t["factor"]
+    cells = list(dict.fromkeys(t["cell"]))
+    labels = list(dict.fromkeys(t["label"]))
+    methods = list(dict.fromkeys(t["method"]))
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.2 * len(cells), 0.28 * len(labels) + 1.5),
+                             sharey=True, squeeze=False)
+    y = {lab: i for i, lab in enumerate(labels)}
+    for ax, cell in zip(axes[0], cells, strict=True):
+        c = t[t["cell"] == cell]
+        for k, m in enumerate(methods):
+            cm = c[c["method"] == m]
+            yy = [y[lab] + (k - len(methods) / 2) * 0.15 for lab in cm["label"]]
+            ax.errorbar(cm["coverage"], yy, xerr=1.96 * cm["mc_se"], fmt="o", ms=3, lw=0.8,
+                        label=m)
+        ax.axvspan(0.92, 0.98, color="0.9", zorder=0)
+        ax.axvline(0.95, color="0.5", lw=0.8)
+        ax.set_xlim(0.5, 1.0)
+        ax.set_title(cell, fontsize=9)
+        ax.set_xlabel("coverage of the 95% interval")
+    axes[0][0].set_yticks(range(len(labels)))
+    axes[0][0].set_yticklabels(labels, fontsize=7)
+    axes[0][0].invert_yaxis()
+    axes[0][-1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"saved {path}")
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n-datasets", type=int, default=200)
-    ap.add_argument("--n-boot", type=int, default=200)
-    ap.add_argument("--view", choices=("change", "growth"), default="change")
-    ap.add_argument("--n-jobs", type=int, default=2)
-    ap.add_argument("--ci", choices=("percentile", "basic", "bca"), default="percentile")
-    ap.add_argument("--out", default=str(Path(__file__).with_name("coverage_results.csv")))
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="simulate and bootstrap (resumable)")
+    r.add_argument("--views", nargs="+", default=["change", "growth"],
+                   choices=("change", "growth"))
+    r.add_argument("--presets", nargs="+",
+                   default=["wampold_imel_2015", "norcross_lambert_2011", "spurious_alliance"])
+    r.add_argument("--designs", nargs="+", default=["13x5x10", "40x15x10", "100x10x10"],
+                   help="THERAPISTSxCLIENTSxSESSIONS")
+    r.add_argument("--n-datasets", type=int, default=200)
+    r.add_argument("--n-boot", type=int, default=200)
+    r.add_argument("--chunk", type=int, default=10, help="datasets per resumable chunk file")
+    r.add_argument("--lagged", action="store_true", help="also lagged_effects (growth cells)")
+    r.add_argument("--n-jobs", type=int, default=2)
+    r.add_argument("--runs", default=str(HERE / "coverage_runs"))
+    r.add_argument("--quick", action="store_true",
+                   help="one small cell: change view, wampold_imel_2015, 13x5x10, 10 x 50")
+    s = sub.add_parser("summarize", help="pool the chunks into the tidy CSV and a figure")
+    s.add_argument("--runs", default=str(HERE / "coverage_runs"))
+    s.add_argument("--out", default=str(HERE / "coverage_results.csv"))
+    s.add_argument("--figure", default=str(HERE / "coverage.png"))
+    s.add_argument("--exclude", nargs="*", default=[],
+                   help="estimands to leave out of the table (e.g. runs made before a fix)")
     args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    parts = Parallel(n_jobs=args.n_jobs)(delayed(one)(s, args.view, args.n_boot, args.ci)
-                                        for s in range(1, args.n_datasets + 1))
-    runs = pd.concat(parts, ignore_index=True)
-    runs = runs.dropna(subset=["value", "estimate"])
-    runs["covered"] = (runs["ci_low"] <= runs["value"]) & (runs["value"] <= runs["ci_high"])
-    runs["width"] = runs["ci_high"] - runs["ci_low"]
-    g = runs.groupby(["estimand", "factor"], sort=False)
-    table = g.agg(coverage=("covered", "mean"), mean_width=("width", "mean"),
-                  mean_estimate=("estimate", "mean"), truth=("value", "mean"),
-                  n=("covered", "size")).reset_index()
-    table["mc_se"] = np.sqrt(table["coverage"] * (1 - table["coverage"]) / table["n"])
-    table["in_target"] = table["coverage"].between(0.92, 0.98)
-    table.insert(0, "view", args.view)
-    table.insert(1, "ci", args.ci)
-    elapsed = time.perf_counter() - t0
-    with pd.option_context("display.width", 160, "display.float_format", "{:.4f}".format):
-        print(table.to_string(index=False))
-    n_failed = runs.groupby("seed")["n_failed"].first().sum()
-    print(f"view {args.view}, {args.ci}: {args.n_datasets} datasets x {args.n_boot} replicates, "
-          f"{n_failed} failed replicates in all, {elapsed:.0f} s")
-    out = Path(args.out)
-    if out.exists():
-        old = pd.read_csv(out)
-        if "ci" not in old:
-            old.insert(1, "ci", "percentile")
-        keep = ~((old["view"] == args.view) & (old["ci"] == args.ci))
-        table = pd.concat([old[keep], table], ignore_index=True)
-    table.to_csv(out, index=False)
-    print(f"saved {out}")
+    if args.cmd == "run":
+        if args.quick:
+            args.views, args.presets, args.designs = ["change"], ["wampold_imel_2015"], ["13x5x10"]
+            args.n_datasets, args.n_boot, args.chunk = 10, 50, 5
+            args.runs = str(HERE / "coverage_runs_quick")
+        run_study(args)
+    else:
+        summarize(args)
 
 
 if __name__ == "__main__":

@@ -467,7 +467,7 @@ def test_summary_and_html(booted):
     assert booted.formula in text and booted.formula.startswith("improvement ~ alliance_c")
     for e in booted.table["estimand"].unique():
         assert e in text
-    assert "30 replicates (percentile), 0 failed" in text
+    assert "30 replicates (auto), 0 failed" in text
     html = booted._repr_html_()
     assert html.startswith("<p><b>commonfactors decomposition</b>")
     assert "<table" in html and html.count("<tr") == len(booted.table) + 1
@@ -475,7 +475,11 @@ def test_summary_and_html(booted):
 
 def test_table_has_intervals_around_estimates(booted):
     t = booted.table.dropna(subset=["estimate"])
-    assert list(booted.table.columns) == ["factor", "estimand", "estimate", "ci_low", "ci_high"]
+    assert list(booted.table.columns) == ["factor", "estimand", "estimate", "ci_low", "ci_high",
+                                          "estimate_corrected", "method"]
+    r2m = booted.table["estimand"] == "r2_marginal"
+    assert (booted.table.loc[r2m, "method"] == "logit_basic").all()
+    assert (booted.table.loc[~r2m, "method"] == "percentile").all()
     assert (t["ci_low"] <= t["ci_high"]).all()
     shares = t[t["estimand"] == "share_total_variance"]
     assert ((shares["ci_low"] <= shares["estimate"] + 1e-12)

@@ -18,6 +18,10 @@ References
 1. Davison, A. C., & Hinkley, D. V. (1997). Bootstrap Methods and their Application. Cambridge
    University Press (cluster resampling, section 3.8; BCa intervals, section 5.3).
 2. Efron, B. (1987). Better bootstrap confidence intervals. JASA, 82, 171-185.
+3. Efron, B. (1981). Nonparametric standard errors and confidence intervals. Canadian Journal
+   of Statistics, 9, 139-158 (bias-corrected percentile interval).
+4. Efron, B., & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman & Hall
+   (bias correction, section 10.5).
 """
 
 from __future__ import annotations
@@ -33,9 +37,12 @@ from ._validation import check_columns, check_int, check_option
 from .parallel import chunks, run, show_progress, spawn
 
 __all__ = ["cluster_bootstrap", "BootstrapResult", "percentile_interval", "basic_interval",
-           "bca_interval", "show_progress", "CI_METHODS", "run_replicates"]
+           "bca_interval", "bc_interval", "logit_basic_interval", "bias_corrected", "interval",
+           "show_progress", "CI_METHODS", "INTERVAL_METHODS", "run_replicates"]
 
 CI_METHODS = ("percentile", "basic", "bca")
+# methods that need the replicates only (BCa also needs jackknife values)
+INTERVAL_METHODS = ("percentile", "basic", "bc", "logit_basic")
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,86 @@ def bca_interval(reps: np.ndarray, estimate: np.ndarray, jack: np.ndarray,
             out.append(np.quantile(r, adj))
         lo[j], hi[j] = out
     return lo, hi
+
+
+def bc_interval(reps: np.ndarray, estimate: np.ndarray,
+                level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Bias-corrected percentile interval (Efron 1981; BCa with no acceleration).
+
+    With ``z0 = Phi^-1(share of replicates below the estimate)``, the limits are the replicate
+    quantiles at ``Phi(2 z0 +- z_(1-a/2))``. When the replicates sit above the estimate (the
+    upward small-sample bias of R2-type quantities is reproduced by the bootstrap), ``z0 < 0``
+    and the interval moves down; it stays inside the range of the replicates, hence inside
+    the bounds of a share.
+    """
+    a = (1 - level) / 2
+    reps = np.atleast_2d(reps)
+    lo = np.full(reps.shape[1], np.nan)
+    hi = np.full(reps.shape[1], np.nan)
+    for j in range(reps.shape[1]):
+        r = reps[:, j]
+        r = r[np.isfinite(r)]
+        if len(r) < 2 or not np.isfinite(estimate[j]):
+            continue
+        prop = (np.sum(r < estimate[j]) + 0.5 * np.sum(r == estimate[j])) / len(r)
+        prop = min(max(prop, 1 / (2 * len(r))), 1 - 1 / (2 * len(r)))
+        z0 = sps.norm.ppf(prop)
+        qs = sps.norm.cdf(2 * z0 + sps.norm.ppf([a, 1 - a]))
+        lo[j], hi[j] = np.quantile(r, qs)
+    return lo, hi
+
+
+_LOGIT_EPS = 1e-6
+
+
+def logit_basic_interval(reps: np.ndarray, estimate: np.ndarray,
+                         level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Basic interval on the logit scale, back-transformed (for quantities in (0, 1)).
+
+    ``expit(2 logit(t) - q_hi), expit(2 logit(t) - q_lo)`` with ``q`` the quantiles of the
+    logit replicates (Davison & Hinkley 1997, section 5.2.1 on transformations). Like the basic
+    interval it moves against the bootstrap's estimate of the bias, but it cannot leave (0, 1):
+    the basic interval on the original scale crosses 0 for shares near the boundary. Replicates
+    at 0 or 1 (e.g. a variance at its boundary) are held at ``1e-6`` from it. Columns whose
+    estimate is not inside (0, 1) fall back to the percentile interval.
+    """
+    reps = np.atleast_2d(np.asarray(reps, dtype=float))
+    estimate = np.asarray(estimate, dtype=float)
+    plo, phi = percentile_interval(reps, level)
+    inside = (estimate > 0) & (estimate < 1)
+    with np.errstate(all="ignore"), _quiet():
+        r = np.clip(reps, _LOGIT_EPS, 1 - _LOGIT_EPS)
+        r = np.where(np.isfinite(reps), np.log(r / (1 - r)), np.nan)
+        t = np.clip(estimate, _LOGIT_EPS, 1 - _LOGIT_EPS)
+        lt = np.log(t / (1 - t))
+        qlo, qhi = percentile_interval(r, level)
+        lo = 1 / (1 + np.exp(-(2 * lt - qhi)))
+        hi = 1 / (1 + np.exp(-(2 * lt - qlo)))
+    return np.where(inside, lo, plo), np.where(inside, hi, phi)
+
+
+def interval(method: str, reps: np.ndarray, estimate: np.ndarray,
+             level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of ``method`` (one of :data:`INTERVAL_METHODS`) from the replicates."""
+    check_option("method", method, INTERVAL_METHODS)
+    if method == "percentile":
+        return percentile_interval(reps, level)
+    if method == "basic":
+        return basic_interval(reps, estimate, level)
+    if method == "bc":
+        return bc_interval(reps, estimate, level)
+    return logit_basic_interval(reps, estimate, level)
+
+
+def bias_corrected(reps: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+    """Bootstrap bias-corrected estimate ``2 t - mean(t*)`` per column (Efron & Tibshirani
+    1993, section 10.5): the estimate minus the bootstrap's estimate of its bias. Failed (NaN)
+    replicates are ignored; NaN without replicates."""
+    reps = np.atleast_2d(np.asarray(reps, dtype=float))
+    if not len(reps):
+        return np.full(np.shape(estimate), np.nan)
+    with np.errstate(all="ignore"), _quiet():
+        return 2 * np.asarray(estimate, dtype=float) - np.nanmean(reps, axis=0)
 
 
 class _quiet:

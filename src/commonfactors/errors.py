@@ -17,6 +17,7 @@ __all__ = [
     "ArgumentError",
     "EstimationError",
     "ClaimError",
+    "SmallDesignWarning",
 ]
 
 
@@ -60,3 +61,7 @@ class EstimationError(CommonFactorsError):
 
 class ClaimError(CommonFactorsError):
     """A claim id or a claim definition is invalid."""
+
+
+class SmallDesignWarning(UserWarning):
+    """The design has fewer clusters than the size at which the intervals were shown to hold."""

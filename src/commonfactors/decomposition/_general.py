@@ -351,7 +351,8 @@ def _replicate_stats(model: _Model, rng):
 def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, view="growth",
                       references=None, client="client", notes=()):
     """``cf.decompose(fit)`` for a fit of the general engine (see module docstring)."""
-    from ..bootstrap import basic_interval, percentile_interval
+    from ..bootstrap import INTERVAL_METHODS
+    from .intervals import choose_intervals, corrected_estimates
     from .result import Decomposition
 
     model = _Model(fit, factors, session)
@@ -374,10 +375,13 @@ def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, view="g
     lo = hi = np.full(point.size, np.nan)
     reps = np.empty((0, point.size))
     n_failed = 0
+    methods = ["none"] * point.size
+    corrected = np.full(point.size, np.nan)
     if n_boot > 0:
-        if ci not in ("percentile", "basic"):
+        if ci not in INTERVAL_METHODS + ("auto",):
             raise EstimationError(
-                f"`ci`: fits of the general engine take 'percentile' or 'basic' intervals; got {ci!r}.")
+                "`ci`: fits of the general engine take 'auto', "
+                f"{', '.join(repr(m) for m in INTERVAL_METHODS)} intervals; got {ci!r}.")
         if not model.nested:
             raise EstimationError(
                 "`n_boot`: a model with crossed grouping factors has no independent clusters to "
@@ -400,16 +404,18 @@ def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, view="g
         ok = np.array(ok)
         reps = reps_all[ok]
         n_failed = int((~ok).sum())
-        lo, hi = (basic_interval(reps, point, level) if ci == "basic"
-                  else percentile_interval(reps, level))
+        lo, hi, methods = choose_intervals(keys, point, reps, ci, level)
+        corrected = corrected_estimates(keys, point, reps)
         if n_failed:
             notes.append(f"{n_failed} of {n_boot} bootstrap replicates failed to converge and "
                          "are left out of the intervals")
     rows = pd.DataFrame({"factor": [k[0] for k in keys], "estimand": [k[1] for k in keys],
-                         "estimate": point, "ci_low": lo, "ci_high": hi})
+                         "estimate": point, "ci_low": lo, "ci_high": hi,
+                         "estimate_corrected": corrected, "method": methods})
     is_comp = rows["estimand"].str.startswith("component:")
     is_com = rows["estimand"] == "commonality"
     table = rows[~is_comp & ~is_com].reset_index(drop=True)
+    rows = rows.drop(columns=["estimate_corrected", "method"])
     comps = rows[is_comp].rename(columns={"factor": "component"}).reset_index(drop=True)
     comps.insert(1, "measure", comps.pop("estimand").str.replace("component:", "", regex=False))
     com = rows[is_com].rename(columns={"factor": "groups"}).drop(columns="estimand").reset_index(drop=True)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_columns, check_factor_groups, check_int, check_option
-from ..errors import ColumnError, FactorGroupError
+from ..errors import ColumnError, FactorGroupError, SmallDesignWarning
 from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
 from ..models import ConvergenceWarning
 from ..models.nested import NestedStats
@@ -29,6 +29,7 @@ from ._references import (
     _merged,
     client_range,
 )
+from .intervals import MIN_THERAPISTS, choose_intervals, corrected_estimates
 from .replicates import bootstrap_problem
 from .result import Decomposition
 
@@ -151,7 +152,7 @@ def _build(data, factors, view, references, client, therapist, session, reml):
     return problem, built
 
 
-def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "percentile",
+def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "auto",
               seed=None, n_jobs: int = 1, progress: bool | None = None, references=None,
               resample_clients: bool = False, level: float = 0.95, reml: bool = True,
               client: str = "client", therapist: str | None = "therapist",
@@ -182,9 +183,17 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         (see :mod:`commonfactors.models.terms`). The fitted formula is in ``.formula``.
     n_boot : int
         Cluster-bootstrap replicates (therapists resampled; 0 = point estimates only).
-    ci : {"percentile", "basic", "bca"}
-        Percentile (default), basic (reverse percentile: corrects for the bootstrap's estimate
-        of bias, which suits the small-sample upward bias of R2-type shares) or BCa.
+    ci : {"auto", "percentile", "bc", "logit_basic", "basic", "bca"}
+        Interval method. ``"auto"`` (default): each estimand family gets the method the
+        coverage study chose for it (:data:`commonfactors.decomposition.intervals.
+        DEFAULT_METHODS`: the percentile interval, except the logit-scale basic interval for
+        ``r2_marginal``, whose percentile interval sits too high); ``"percentile"`` for every
+        row (as before ``"auto"`` existed); ``"bc"``: bias-corrected percentile;
+        ``"logit_basic"``: basic interval on the logit scale (moves against the bootstrap's
+        estimate of bias and stays inside (0, 1); estimands outside (0, 1) fall back to the
+        percentile interval);
+        ``"basic"``: reverse percentile (can cross 0 for shares near 0); ``"bca"``: BCa from a
+        jackknife over clusters. The table's ``method`` column names the method of each row.
     seed : int, optional
         Seed of the bootstrap (results do not depend on ``n_jobs``).
     n_jobs : int
@@ -202,7 +211,8 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     Returns
     -------
     Decomposition
-        ``table`` (factor, estimand, estimate, ci_low, ci_high), ``components`` (Rights &
+        ``table`` (factor, estimand, estimate, ci_low, ci_high, estimate_corrected, method;
+        see Notes), ``components`` (Rights &
         Sterba), ``commonality``, ``references``, ``subsets`` (every refitted subset model),
         ``fit`` (the full model as a :class:`commonfactors.MixedFit`), ``n_boot_failed``,
         ``notes``, ``replicates``.
@@ -219,6 +229,21 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     improvement (METHODS section 5) from a mean model with one pooled coefficient per factor
     column. Replicates whose refits fail to converge are counted in ``n_boot_failed`` and left
     out of the intervals.
+
+    ``estimate`` is always the plain (uncorrected) estimate. R2-type estimates are biased in
+    small samples: the fitted fixed effects carry their sampling variance into the explained
+    variance, so ``r2_marginal`` and the groups' shares of total variance are too large and
+    the largest group's share of explained variance too small. ``estimate_corrected`` is the
+    bootstrap bias-corrected estimate ``2 estimate - mean(replicates)`` (Efron & Tibshirani
+    1993, section 10.5) for the R2 family (``r2_marginal``, ``r2_conditional``, ``part_r2``,
+    the groups' ``share_total_variance``) and the ratios (``share_explained_variance``,
+    ``share_therapy_variance``); NaN for other estimands and without bootstrap. It is not
+    clipped to [0, 1] and is more variable than ``estimate``: it trades variance for bias.
+
+    The intervals were shown to cover 92-98% (coverage study in ``bench/``) with at least
+    ``MIN_THERAPISTS`` (40) therapists; with fewer resampled clusters the result carries a
+    note and a :class:`~commonfactors.errors.SmallDesignWarning`: coverage there was measured
+    lower for several estimands.
 
     References
     ----------
@@ -237,7 +262,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     ['correlation', 'd_therapist', 'icc_therapist']
     """
     check_option("view", view, ("growth", "change"))
-    check_option("ci", ci, ("percentile", "basic", "bca"))
+    check_option("ci", ci, ("percentile", "basic", "bca", "auto", "bc", "logit_basic"))
     n_boot = check_int("n_boot", n_boot, minimum=0)
     if not isinstance(data_or_fit, pd.DataFrame):
         from ..models.mixed import MixedFit
@@ -332,19 +357,37 @@ def _finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, res
     lo = hi = np.full(len(point), np.nan)
     reps = np.empty((0, len(point)))
     n_failed = 0
+    methods = ["none"] * len(point)
+    corrected = np.full(len(point), np.nan)
     if n_boot > 0:
         br = bootstrap_problem(problem, point, warm, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
-                               progress=progress, ci=ci, level=level, inner=resample_clients,
-                               names=keys)
+                               progress=progress, ci=ci if ci in ("basic", "bca") else "percentile",
+                               level=level, inner=resample_clients, names=keys)
         lo, hi, reps, n_failed = br.ci_low, br.ci_high, br.replicates, br.n_failed
+        if ci in ("basic", "bca"):
+            methods = [ci] * len(point)
+        else:
+            lo, hi, methods = choose_intervals(keys, point, reps, ci, level)
+        corrected = corrected_estimates(keys, point, reps)
         if n_failed:
             notes.append(f"{n_failed} of {n_boot} bootstrap replicates failed to converge and "
                          "are left out of the intervals")
+        n_clusters = problem.n_clusters if problem.stats is not None else 0
+        unit = problem.outer_role or problem.inner_role
+        if unit and n_clusters < MIN_THERAPISTS:
+            msg = (f"{n_clusters} {unit}s resampled: fewer than the {MIN_THERAPISTS} at which "
+                   "the coverage study showed the intervals to cover 92-98%; with fewer the "
+                   "coverage of several estimands was measured below 92% (treat the intervals "
+                   "as too narrow)")
+            notes.append(msg)
+            warnings.warn(f"decompose: {msg}", SmallDesignWarning, stacklevel=3)
     rows = pd.DataFrame({"factor": [k[0] for k in keys], "estimand": [k[1] for k in keys],
-                         "estimate": point, "ci_low": lo, "ci_high": hi})
+                         "estimate": point, "ci_low": lo, "ci_high": hi,
+                         "estimate_corrected": corrected, "method": methods})
     is_comp = rows["estimand"].str.startswith("component:")
     is_com = rows["estimand"] == "commonality"
     table = rows[~is_comp & ~is_com].reset_index(drop=True)
+    rows = rows.drop(columns=["estimate_corrected", "method"])
     comps = rows[is_comp].rename(columns={"factor": "component"}).reset_index(drop=True)
     comps.insert(1, "measure", comps.pop("estimand").str.replace("component:", "", regex=False))
     com = rows[is_com].rename(columns={"factor": "groups"}).drop(columns="estimand").reset_index(drop=True)

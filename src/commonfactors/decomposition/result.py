@@ -46,7 +46,7 @@ class Decomposition:
         for note in self.notes:
             lines.append(f"note: {note}")
         t = self.table.copy()
-        for c in ("estimate", "ci_low", "ci_high"):
+        for c in ("estimate", "ci_low", "ci_high", "estimate_corrected"):
             t[c] = t[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
         lines.append(t.to_string(index=False))
         if len(self.references):
