@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: report test data bench lint clean notebooks
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,dask]"

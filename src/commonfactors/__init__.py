@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> module that defines it (imported on first use, so `import commonfactors`
 # stays fast and does not load statsmodels until a model is fitted)
