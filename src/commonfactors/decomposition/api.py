@@ -412,7 +412,8 @@ def _finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, res
         subsets=subsets, view=view, formula=built.formula, fit=fit, n_obs=n_obs,
         n_clients=n_clients, n_therapists=n_ther, data_summary=built.data_summary,
         n_boot=n_boot, n_boot_failed=n_failed, ci=ci, seed=seed, notes=tuple(notes),
-        replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean)
+        replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean,
+        level=float(level))
 
 
 def components(fit_or_data, **kwargs) -> pd.DataFrame:

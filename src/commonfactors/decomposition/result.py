@@ -36,6 +36,7 @@ class Decomposition:
     notes: tuple
     replicates: pd.DataFrame = field(repr=False)
     _mean: MeanModel | None = field(repr=False, default=None)
+    level: float = 0.95
 
     # ------------------------------------------------------------------ presentation
     def summary(self) -> str:
@@ -57,6 +58,21 @@ class Decomposition:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def to_table(self, style: str = "apa", **kwargs):
+        """The table a paper prints: shares with intervals, ICCs and R², notes.
+
+        ``style``: "apa", "latex", "markdown" or "html"; see :func:`commonfactors.to_table`.
+        """
+        from ..tables import to_table
+
+        return to_table(self, style=style, **kwargs)
+
+    def to_excel(self, path, **kwargs):
+        """Write the table and the unrounded estimates to ``path`` (.xlsx; needs openpyxl)."""
+        from ..tables import to_excel
+
+        return to_excel(self, path, **kwargs)
 
     def _repr_html_(self) -> str:
         head = (f"<p><b>commonfactors decomposition</b> ({self.view} view): "
