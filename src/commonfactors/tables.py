@@ -220,7 +220,7 @@ def to_table(obj: Any, style: str = "apa", *, number: int = 1, title: str | None
     """
     check_option("style", style, STYLES)
     number = int(number)
-    from .decompose import Decomposition
+    from .decomposition import Decomposition
     from .models import MixedFit
 
     if isinstance(obj, Decomposition):

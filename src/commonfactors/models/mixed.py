@@ -316,13 +316,13 @@ class MixedFit:
         """Fixed effects with SE and Wald intervals, variance components and notes, as a paper
         prints them; ``style``: "apa", "latex", "markdown" or "html" (see
         :func:`commonfactors.to_table`)."""
-        from .tables import to_table
+        from ..tables import to_table
 
         return to_table(self, style=style, **kwargs)
 
     def to_excel(self, path, **kwargs):
         """Write the table and the unrounded estimates to ``path`` (.xlsx; needs openpyxl)."""
-        from .tables import to_excel
+        from ..tables import to_excel
 
         return to_excel(self, path, **kwargs)
 

@@ -306,8 +306,8 @@ def _slug(name: str, taken: Any) -> str:
 
 def _write_csv_tables(folder: Path, items: Sequence[tuple[Any, ...]],
                       names: Mapping[str, str]) -> list[Path]:
-    from ._plotstyle import estimand_label
-    from .claims import compare_claims
+    from ..claims import compare_claims
+    from ..plots.style import estimand_label
 
     written = []
     for _i, anchor, _name, res, extras in items:
