@@ -523,6 +523,15 @@ def _panel(row: Sequence[str], n: int) -> bool:
     return len(row) == 1 and n > 1
 
 
+def _span(row: Sequence[str]) -> tuple[list[str], int]:
+    """Cells up to the last non-empty one, and how many columns the last of them spans."""
+    cells = list(row)
+    k = len(cells)
+    while k > 2 and cells[k - 1] == "":
+        k -= 1
+    return cells[:k], len(cells) - k + 1
+
+
 def _render_markdown(tab: PaperTable) -> str:
     n = len(tab.columns)
 
@@ -548,7 +557,11 @@ def _render_html(tab: PaperTable) -> str:
             body.append(f'<tr class="panel"><th colspan="{n}" scope="rowgroup">{e(row[0])}'
                         "</th></tr>")
         else:
-            body.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>")
+            cells, span = _span(row)
+            tds = [f"<td>{e(c)}</td>" for c in cells]
+            if span > 1:
+                tds[-1] = f'<td colspan="{span}">{e(cells[-1])}</td>'
+            body.append("<tr>" + "".join(tds) + "</tr>")
     notes = " ".join(e(x) for x in tab.notes)
     return (f'<table class="commonfactors-table">\n<caption>Table {tab.number}. '
             f"{e(tab.title)}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
@@ -576,9 +589,13 @@ def _render_apa(tab: PaperTable) -> str:
             body.append(f'<tr><td colspan="{n}" style="{cell.format(align="left")};'
                         f'font-style:italic{bottom}">{e(row[0])}</td></tr>')
         else:
-            body.append("<tr>" + "".join(
-                f'<td style="{cell.format(align="left" if j == 0 else "center")}{bottom}">'
-                f"{e(c)}</td>" for j, c in enumerate(row)) + "</tr>")
+            cells, span = _span(row)
+            tds = [f'<td style="{cell.format(align="left" if j == 0 else "center")}{bottom}">'
+                   f"{e(c)}</td>" for j, c in enumerate(cells)]
+            if span > 1:  # a model-level row: its one value spans the share columns
+                tds[-1] = (f'<td colspan="{span}" style="{cell.format(align="left")}{bottom}">'
+                           f"{e(cells[-1])}</td>")
+            body.append("<tr>" + "".join(tds) + "</tr>")
     notes = " ".join(e(x) for x in tab.notes)
     return (f'<div class="commonfactors-apa" style="{_APA_FONT};line-height:1.5">\n'
             f'<p style="margin:0;font-weight:bold">Table {tab.number}</p>\n'
@@ -611,7 +628,11 @@ def _render_latex(tab: PaperTable) -> str:
         if _panel(row, n):
             out.append(rf"\multicolumn{{{n}}}{{l}}{{\textit{{{_tex(row[0])}}}}} \\")
         else:
-            out.append(" & ".join(_tex(c) for c in row) + r" \\")
+            cells, span = _span(row)
+            tex = [_tex(c) for c in cells]
+            if span > 1:
+                tex[-1] = rf"\multicolumn{{{span}}}{{l}}{{{tex[-1]}}}"
+            out.append(" & ".join(tex) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}"]
     if tab.notes:
         out.append(r"\par\smallskip\parbox{\linewidth}{\footnotesize\textit{Note.} "

@@ -1,6 +1,6 @@
 """Named datasets: real trials and meta-analytic data, and the bundled synthetic presets.
 
-``load_dataset(name)`` returns a NEW DataFrame in the canonical columns of METHODS.md section 1
+``load_dataset(name)`` returns a NEW DataFrame in the canonical columns of docs/methods.md section 1
 (``therapist, client, session, outcome`` + factor columns; ``therapist`` is absent when the data
 have no therapist ids) with ``df.attrs["commonfactors"]`` describing it: the factor groups it
 can speak to, what it cannot estimate and why, source, licence and citation. Missing factors are
@@ -40,7 +40,7 @@ __all__ = ["load_dataset", "list_datasets", "data_dir"]
 
 _VIEWS = (None, "long", "change", "raw", "arms")
 
-# preset names of the simulator (METHODS.md section 7) that `make data` writes; other presets
+# preset names of the simulator (docs/methods.md section 7) that `make data` writes; other presets
 # appear in the catalogue as soon as their CSV exists in data/synthetic/.
 _KNOWN_PRESETS = (
     "lambert_1992",
@@ -179,7 +179,7 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     data did not measure is listed in ``cannot_estimate`` with the reason.
 
     ``lopez2019`` holds within-arm standardized pre-post changes for the design-based share of
-    mean improvement (METHODS.md section 5): ``change`` (positive = improvement),
+    mean improvement (docs/methods.md section 5): ``change`` (positive = improvement),
     ``change_var``, ``arm_type`` (natural_course / nonspecific / usual_care / active) and the
     component flags; ``attrs["commonfactors"]["design"]`` names the columns for
     :func:`commonfactors.design_based_shares`. See ``data/real/README.md`` for the reading of
@@ -525,7 +525,7 @@ def _synthetic_meta(name: str, columns: list[str] | None) -> dict[str, Any]:
         "name": name,
         "kind": "synthetic",
         "description": (
-            f"simulated sessions from the {name!r} preset (METHODS.md section 7), "
+            f"simulated sessions from the {name!r} preset (docs/methods.md section 7), "
             "with known population values of every estimand"
             + ("" if columns is not None else "; not generated yet: run `make data`")
         ),

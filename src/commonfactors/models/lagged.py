@@ -4,7 +4,7 @@
 path: the naive concurrent association, the forward lagged within-client effect (Falkenstrom et
 al. 2013) and the reverse path (improvement so far predicting the next alliance rating), so that
 an alliance-outcome association can be read beside the two directions that could produce it
-(METHODS.md sections 2 and 9.2).
+(docs/methods.md sections 2 and 9.2).
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def plot_shares(
     -----
     Shares (fractions) are shown in percent. A missing interval (NaN ``ci_low`` or
     ``ci_high``) draws the point only; a missing estimate draws nothing for that factor. Only
-    one estimand is ever drawn per axis, because shares with different denominators (METHODS.md
+    one estimand is ever drawn per axis, because shares with different denominators (docs/methods.md
     section 4) must not be read against each other [1]_. Artists carry ids for inspection:
     ``ax.lines`` hold ``gid`` ``"estimate:<factor>"`` and ``"ci:<factor>"``; claimed values are
     lines and claimed ranges patches with ``gid`` ``"claim:<claim id>"``.
@@ -123,7 +123,7 @@ def plot_shares(
     References
     ----------
     .. [1] Norcross, J. C., & Lambert, M. J. (2011). Psychotherapy relationships that work II.
-       *Psychotherapy, 48*(1), 4-8.
+       *Psychotherapy*, 48(1), 4-8.
 
     Examples
     --------
@@ -265,7 +265,7 @@ def plot_pie_vs_bar(
     ----------
     mean_shares : DataFrame
         Columns ``factor, estimate`` (and optionally ``estimand``): each factor's share of the
-        mean improvement (METHODS.md section 5).
+        mean improvement (docs/methods.md section 5).
     variance_shares : DataFrame
         Columns ``factor, estimate`` (optionally ``estimand, ci_low, ci_high``): each factor's
         share of variance. If it holds several estimands, ``variance_estimand`` picks one.
@@ -295,7 +295,7 @@ def plot_pie_vs_bar(
     .. [1] Lambert, M. J. (1992). Psychotherapy outcome research. In J. C. Norcross &
        M. R. Goldfried (Eds.), *Handbook of psychotherapy integration* (pp. 94-129).
     .. [2] Norcross, J. C., & Lambert, M. J. (2011). Psychotherapy relationships that work II.
-       *Psychotherapy, 48*(1), 4-8.
+       *Psychotherapy*, 48(1), 4-8.
     """
     mean, mean_name = _shares_for(mean_shares, "share_mean_improvement", param="mean_shares")
     var, var_name = _shares_for(variance_shares, variance_estimand, param="variance_shares")
@@ -410,7 +410,7 @@ def plot_caterpillar(
     ----------
     .. [1] Goldstein, H., & Spiegelhalter, D. J. (1996). League tables and their limitations:
        statistical issues in comparisons of institutional performance. *Journal of the Royal
-       Statistical Society A, 159*(3), 385-443.
+       Statistical Society A*, 159(3), 385-443.
 
     Examples
     --------

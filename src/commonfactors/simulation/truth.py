@@ -19,7 +19,7 @@ product. From it:
   outcome, i.e. lower symptoms), oriented like the published alliance-outcome correlations;
 * ``share_mean_improvement``: the structural parts of the mean improvement relative to each
   group's reference level (alliance, expectancy: the configuration's reference values; technique:
-  the control arm), ``extra_therapeutic`` being the natural-course remainder (METHODS section 5).
+  the control arm), ``extra_therapeutic`` being the natural-course remainder (docs/methods.md section 5).
   This is the causal quantity: in ``spurious_alliance`` it is 0 for the relationship even though
   the alliance correlates with improvement.
 
