@@ -22,7 +22,7 @@ def _name(req: str) -> str:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in py["dependencies"]}
-    for extra in ("dev", "dask", "bench"):
+    for extra in ("dev", "dask", "bench", "docs", "excel"):
         wanted |= {_name(r) for r in py["optional-dependencies"][extra]}
     # conda splits dask[distributed] into dask + distributed
     wanted |= {"distributed"}
@@ -119,3 +119,15 @@ def test_the_data_folder_is_the_checkouts_in_a_source_tree(monkeypatch):
 
     monkeypatch.delenv("COMMONFACTORS_DATA", raising=False)
     assert data_dir().resolve() == (ROOT / "data").resolve()
+
+
+def test_nothing_shipped_points_to_the_developer_briefs():
+    shipped = [ROOT / "README.md", *sorted((ROOT / "src").rglob("*.py")),
+               *sorted((ROOT / "notebooks").glob("*.ipynb")), *sorted((ROOT / "docs").glob("*.md")),
+               *sorted((ROOT / "data").rglob("*.md")), ROOT / "notebooks" / "README.md"]
+    pattern = re.compile(r"\b(METHODS|CLAIMS|DESIGN|STYLE)\.md\b|\.\./shared|/work/shared")
+    hits = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in shipped if p.is_file()
+            for m in [pattern.search(p.read_text(encoding="utf-8"))] if m]
+    assert not hits, hits
+    for page in ("methods", "claims", "datasets", "tutorials"):
+        assert (ROOT / "docs" / f"{page}.md").is_file(), page

@@ -114,8 +114,10 @@ def test_latex_is_escaped_and_uses_booktabs(res):
     body = text.split(r"\midrule")[1].split(r"\bottomrule")[0]
     n_cols = len(res.to_table().columns)
     for line in body.strip().splitlines():
-        if not line.startswith(r"\multicolumn"):
-            assert line.count(" & ") == n_cols - 1, line
+        if line.startswith(r"\multicolumn"):
+            continue  # a panel heading
+        spans = [int(k) for k in re.findall(r"\\multicolumn\{(\d+)\}", line)]
+        assert line.count(" & ") + 1 + sum(k - 1 for k in spans) == n_cols, line
     # no unescaped special character outside commands
     assert not re.search(r"(?<!\\)[%&_#](?![^{]*\})", body.replace(" & ", ""))
 
@@ -126,6 +128,8 @@ def test_html_table_structure(res):
     assert text.count("<tr") == n_rows + 2  # heading row + rows + footer
     assert "<caption>Table 1. Shares of psychotherapy outcome" in text
     assert text.count('class="panel"') == 2
+    # a model-level row (one value) spans the share columns
+    assert f'<td colspan="{len(res.to_table().columns) - 1}">' in text
 
 
 def test_fit_table_holds_wald_intervals_and_variances(fit):
