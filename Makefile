@@ -40,6 +40,7 @@ docs: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) report .pytest_cache docs/_build docs/_generated docs/api

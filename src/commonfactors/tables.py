@@ -367,11 +367,11 @@ def _decomposition_table(res: Any, style: str, number: int, title: str | None) -
         if with_r:
             r = cell.get((f, "correlation"))
 
-            def fmt(v: Any) -> str:
+            def fmt_r(v: Any) -> str:
                 return _num(v, 3, bounded=True, style=style)
 
-            row.append(_DASH if r is None else _with_ci(fmt(r.estimate), r.ci_low, r.ci_high,
-                                                        fmt))
+            row.append(_DASH if r is None else _with_ci(fmt_r(r.estimate), r.ci_low, r.ci_high,
+                                                        fmt_r))
         rows.append(row)
     model_rows = []
     for est, label, bounded in _MODEL_ROWS:

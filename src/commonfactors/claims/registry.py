@@ -311,7 +311,8 @@ def _resolve_claims(claims: Any) -> list[Claim]:
         keep = [f.name for f in fields(Claim)]
         out = []
         for rec in claims.to_dict("records"):
-            kw = {k: (None if _isnan(v) else v) for k, v in rec.items() if k in keep}
+            kw: dict[str, Any] = {str(k): (None if _isnan(v) else v) for k, v in rec.items()
+                                  if k in keep}
             for k in ("text", "source", "note"):
                 kw[k] = kw.get(k) or ""
             kw.setdefault("status", "published")
@@ -476,9 +477,9 @@ def compare_claims(
     check_columns(table, ["factor", "estimand", "estimate"], param="estimates")
     tol = check_number("tol", tol, low=0.0)
     table = table.copy()
-    for c in ("ci_low", "ci_high"):
-        if c not in table.columns:
-            table[c] = np.nan
+    for col in ("ci_low", "ci_high"):
+        if col not in table.columns:
+            table[col] = np.nan
     has_view = "view" in table.columns
     table["factor"] = table["factor"].astype(str)
     table["estimand"] = table["estimand"].astype(str)
@@ -501,7 +502,7 @@ def compare_claims(
             "claimed_high": c.claimed_high,
             "estimand": c.estimand,
         }
-        empty = {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+        empty: dict[str, Any] = {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan}
         if has_view:
             empty["view"] = None
         if not c.is_numeric:

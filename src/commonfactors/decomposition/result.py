@@ -24,7 +24,7 @@ class Decomposition:
     subsets: pd.DataFrame
     view: str
     formula: str
-    fit: object
+    fit: Any
     n_obs: int
     n_clients: int
     n_therapists: int

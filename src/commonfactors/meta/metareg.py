@@ -489,7 +489,7 @@ def design_based_shares(
             f"arm size to compute it from; got var_col={var_col!r}, n_col={n_col!r}."
         )
     size_col = var_col if var_col is not None else n_col
-    check_columns(arms, [arm_col, change_col, study_col, size_col], param="arms")
+    check_columns(arms, [arm_col, change_col, study_col, str(size_col)], param="arms")
     n_boot = check_int("n_boot", n_boot, minimum=0)
     n_jobs = check_int("n_jobs", n_jobs)
     if n_jobs == 0:

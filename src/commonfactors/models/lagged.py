@@ -175,7 +175,7 @@ def lagged_effects(
     check_option("higher_is_worse", higher_is_worse, (True, False))
     has_t = therapist is not None and isinstance(data, pd.DataFrame) and therapist in data.columns
     roles = {"x": x, "outcome": outcome, "client": client, "session": session}
-    if has_t:
+    if has_t and therapist is not None:
         roles["therapist"] = therapist
     check_columns(data, list(roles.values()), param="data")
     for param, name in roles.items():

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -219,8 +220,8 @@ def plot_shares(
     ax.set_xlabel(estimand_label(estimand))
     if _is_fraction(estimand):
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-    handles = [Line2D([], [], marker="o", color=_NEUTRAL, mec="black", lw=2.5,
-                      label="estimate and interval")]
+    handles: list[Artist] = [Line2D([], [], marker="o", color=_NEUTRAL, mec="black", lw=2.5,
+                                    label="estimate and interval")]
     if drawn_claim:
         handles += [Line2D([], [], marker="D", ls="none", mfc="white", mec=_CLAIM_COLOR,
                            label="claimed value"),
@@ -442,7 +443,7 @@ def plot_caterpillar(
 
     ax = _get_ax(ax)
     ax.axhline(0.0, color="#CCCCCC", lw=0.8, zorder=0, gid="zero")
-    ax.vlines(x[ok], (y - half)[ok], (y + half)[ok], colors=np.where(excl[ok], color, "#AAAAAA"),
+    ax.vlines(x[ok], (y - half)[ok], (y + half)[ok], colors=list(np.where(excl[ok], color, "#AAAAAA")),
               lw=1.2, gid="intervals")
     ax.plot(x, y, marker="o", ms=4, ls="none", color=color, mec="black", mew=0.4,
             gid="estimates", zorder=3)

@@ -243,8 +243,10 @@ def write_report(
         )
     formats = _check_formats(figure_formats)
     out = Path(path)
-    sections, toc, names = [], [], {}
-    items = []
+    sections: list[str] = []
+    toc: list[str] = []
+    names: dict[str, str] = {}
+    items: list[tuple[int, str, str, Any, dict[str, Any]]] = []
     for i, item in enumerate(results, start=1):
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
             raise CommonFactorsError(

@@ -335,12 +335,12 @@ def sim_references(cfg: SimConfig) -> dict[str, dict[str, float]]:
 
 
 def _predicted_improvement(data: pd.DataFrame, X: np.ndarray, b0: float, beta: np.ndarray,
-                           view: str) -> float:
+                           view: View) -> float:
     rows, _ = improvement_contrast(np.column_stack([np.ones(len(data)), X]), view, data)
     return float(rows.mean(axis=0) @ np.r_[b0, beta])
 
 
-def ols_mean_shares(data: pd.DataFrame, factors: dict[str, list[str]], view: str,
+def ols_mean_shares(data: pd.DataFrame, factors: dict[str, list[str]], view: View,
                     references: dict[str, dict[str, float]]) -> dict[str, float]:
     """Counterfactual shares of mean improvement from a least-squares fit of the default model.
 
@@ -370,7 +370,7 @@ def ols_mean_shares(data: pd.DataFrame, factors: dict[str, list[str]], view: str
 
 
 def empirical_truth(data: pd.DataFrame, factors: dict[str, list[str]] | None = None,
-                    view: str = "growth", cfg: SimConfig | None = None) -> pd.DataFrame:
+                    view: View = "growth", cfg: SimConfig | None = None) -> pd.DataFrame:
     """The truth's estimands by ordinary least squares on the default model's columns.
 
     On a large sample this reproduces :func:`analytic_truth` (a test checks it); with dropout or
