@@ -25,6 +25,8 @@ setup(
     package_dir={"": "src", "commonfactors._data": "data"},
     package_data={
         "commonfactors": ["py.typed"],
-        **{pkg: ["*.csv", "*.md", "*.json", "*.txt"] for pkg in data_packages},
+        # every file of data/ (CSV, compressed, JSON, README ...): new datasets need no change
+        **{pkg: ["*"] for pkg in data_packages},
     },
+    exclude_package_data={pkg: ["*.pyc"] for pkg in data_packages},
 )

@@ -394,3 +394,15 @@ def test_bundled_run_includes_the_metapsy_design_based_section(bundled_run):
     assert "cuijpers_2012" in _table(sec, "design_claims")
     # the table of contents links to it
     assert 'href="#ds-' in html and "(arm-level data: design-based shares)" in html
+
+
+def test_bundled_sections_keep_their_order_and_every_one_has_csv_tables(bundled_run):
+    html = bundled_run["html"]
+    order = [int(k) for k in re.findall(r'<section class="(?:dataset|armlevel)" id="ds-(\d+)"',
+                                        html)]
+    assert order == list(range(1, len(order) + 1)) and len(order) >= 5
+    folder = bundled_run["path"].parent / "tables"
+    stems = {p.name.rsplit("_", 1)[0] for p in folder.glob("*.csv")}
+    assert "metapsy_depression" in stems and "norcross_lambert_2011" in stems
+    shares = pd.read_csv(folder / "metapsy_depression_shares.csv")
+    assert {"factor", "estimate"} <= set(shares.columns) and len(shares) == 3

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,14 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
           src], env=env, cwd=tmp_path, timeout=600)
     wheels = list((tmp_path / "dist").glob("commonfactors-*.whl"))
     assert len(wheels) == 1, wheels
+    # every file of data/ is in the wheel, as commonfactors/_data/...
+    with zipfile.ZipFile(wheels[0]) as zf:
+        names = set(zf.namelist())
+    wanted = {"commonfactors/_data/" + p.relative_to(src / "data").as_posix()
+              for p in (src / "data").rglob("*") if p.is_file()}
+    assert wanted - names == set(), sorted(wanted - names)
+    assert any(n.startswith("commonfactors/_data/real/") and n.endswith(".csv") for n in names)
+    assert "commonfactors/report/__init__.py" in names and "commonfactors/py.typed" in names
     t_build = time.perf_counter() - t0
 
     env_dir = tmp_path / "venv"

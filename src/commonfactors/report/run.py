@@ -163,7 +163,7 @@ def run_report(
 
     from tqdm.auto import tqdm
 
-    results = []
+    results: list[tuple[str, Any, Mapping[str, Any] | None]] = []
     for job in tqdm(jobs, desc="datasets", unit="dataset", disable=not show or len(jobs) < 2):
         results.append(_analyse(job, view=view, n_boot=n_boot, seed=seed, progress=show,
                                 keep_going=bundled, outside=outside))
@@ -222,7 +222,8 @@ def write_report(
         (unrounded numbers): ``<dataset>_estimates.csv`` (factor, estimand, its label in
         words, estimate, interval and, for synthetic data, the truth),
         ``<dataset>_components.csv`` (Rights & Sterba components) and
-        ``<dataset>_claims.csv`` (the published claims with verdicts).
+        ``<dataset>_claims.csv`` (the published claims with verdicts); for arm-level data
+        ``<dataset>_shares.csv``, ``_sensitivity.csv``, ``_arms.csv`` and ``_claims.csv``.
 
     Notes
     -----
@@ -257,8 +258,8 @@ def write_report(
         extras = dict(item[2]) if len(item) == 3 and item[2] is not None else {}
         if A.is_arm_level(res):
             anchor = f"ds-{i}"
-            sections.append(A.arm_section(i, anchor, res))
-            toc.append(A.toc_entry(anchor, name))
+            names[anchor] = _slug(res.name, names.values())
+            items.append((i, anchor, name, res, extras))
             continue
         if res is None and not extras.get("error"):
             raise CommonFactorsError(
@@ -270,6 +271,10 @@ def write_report(
         items.append((i, anchor, name, res, extras))
     with H.FigureFiles(out.parent / "figures", formats, names) as saved:
         for i, anchor, name, res, extras in items:
+            if A.is_arm_level(res):
+                sections.append(A.arm_section(i, anchor, res))
+                toc.append(A.toc_entry(anchor, name))
+                continue
             sections.append(dataset_section(i, anchor, name, res, extras))
             toc.append(toc_entry(i, anchor, name, failed=res is None))
     csvs = _write_csv_tables(out.parent / "tables", items, names)
@@ -317,6 +322,14 @@ def _write_csv_tables(folder: Path, items: Sequence[tuple[Any, ...]],
             continue
         folder.mkdir(parents=True, exist_ok=True)
         stem = names[anchor]
+        if A.is_arm_level(res):  # design-based shares of arm-level data
+            arm_frames = {"shares": res.shares, "sensitivity": res.sensitivity,
+                          "arms": res.arm_summary, "claims": res.claims}
+            for kind, frame in arm_frames.items():
+                path = folder / f"{stem}_{kind}.csv"
+                frame.to_csv(path, index=False, lineterminator="\n")
+                written.append(path)
+            continue
         est = res.table.copy()
         est.insert(2, "label", est["estimand"].map(estimand_label))
         truth = extras.get("truth")
