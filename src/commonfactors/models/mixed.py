@@ -424,7 +424,8 @@ def fit_mixed(
     if not isinstance(data, pd.DataFrame):
         raise ColumnError(f"`data`: expecting a pandas DataFrame; got {type(data).__name__}.")
     engine = "nested" if engine == "fast" else engine
-    frame = inspect.currentframe().f_back
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None
     try:
         d = _design(data, formula, frame, missing)
     finally:
