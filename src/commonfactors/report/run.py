@@ -551,7 +551,7 @@ def _analyse(job: dict[str, Any], *, view: str, n_boot: int, seed: int | None, p
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            more = {} if outside is None else {"outside": outside}
+            more: dict[str, Any] = {} if outside is None else {"outside": outside}
             res = decompose(job["data"], factors=job["factors"], view=job.get("view", view),
                             n_boot=n_boot, seed=seed, progress=progress,
                             references=job["references"], **more)
