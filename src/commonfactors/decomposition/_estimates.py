@@ -290,7 +290,7 @@ class MeanShares(NamedTuple):
 
 
 def _mean_shares(problem: Problem, theta0=None) -> MeanShares:
-    """Counterfactual shares of mean improvement (METHODS section 5) from the mean model.
+    """Counterfactual shares of mean improvement (docs/methods.md section 5) from the mean model.
 
     The mean predicted improvement is linear in the fixed effects: ``M = a_obs' b`` with
     ``a_obs`` the average contrast row (change view: the design row; growth view: the design

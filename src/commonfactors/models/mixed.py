@@ -450,6 +450,8 @@ def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
             f"term each; {formula!r} has " + ", ".join(t["source"] for t in d["terms"])
             + ". Use engine='auto' or 'general'.")
     msgs = list(d["warnings"])
+    stats: Any
+    core: Any
     if engine == "nested":
         stats = _nested.NestedStats.from_arrays(d["X"].to_numpy(), d["y"].to_numpy(), d["Zin"],
                                                 d["Zout"], d["codes_in"], d["codes_out"])

@@ -39,7 +39,7 @@ import pandas as pd
 from ..decomposition.shapley import all_subsets, shapley_values
 from ..estimands import ESTIMANDS, VARIANCE_SHARES
 from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
-from ..models.terms import build_terms, counterfactual_terms, improvement_contrast
+from ..models.terms import View, build_terms, counterfactual_terms, improvement_contrast
 from ._dgp import Block, SimConfig, build_block
 from ._sample import sample_rows
 
@@ -433,7 +433,7 @@ def monte_carlo_truth(cfg: SimConfig, factors: dict[str, list[str]] | None = Non
                 # clients with a single observed session leave the change view by design
                 warnings.simplefilter("ignore", UserWarning)
                 d = rows if view == "growth" else change_view(rows)
-            t = empirical_truth(d, factors, view)
+            t = empirical_truth(d, factors, "growth" if view == "growth" else "change")
             t["batch"] = b
             frames.append(t)
     allt = pd.concat(frames)
