@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .tables import PaperTable
+PaperTable = Any  # commonfactors.tables.PaperTable (not imported: tables imports this module)
 
 
 def _panel(row: Sequence[str], n: int) -> bool:

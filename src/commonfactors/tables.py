@@ -220,12 +220,10 @@ def to_table(obj: Any, style: str = "apa", *, number: int = 1, title: str | None
     """
     check_option("style", style, STYLES)
     number = int(number)
-    from .decomposition import Decomposition
-    from .models import MixedFit
-
-    if isinstance(obj, Decomposition):
+    # recognised by what they hold (no import of the result classes: they import this module)
+    if all(hasattr(obj, a) for a in ("table", "components", "n_boot", "n_boot_failed")):
         return _decomposition_table(obj, style, number, title)
-    if isinstance(obj, MixedFit):
+    if all(hasattr(obj, a) for a in ("fixed", "std_errors", "variance", "reml", "loglik")):
         return _fit_table(obj, style, number, title, digits)
     if isinstance(obj, pd.DataFrame) and {"claim", "estimand", "verdict"} <= set(obj.columns):
         return _claims_table(obj, style, number, title)

@@ -313,18 +313,9 @@ class MixedFit:
         return summary_text(self, ddf=ddf)
 
     def to_table(self, style: str = "apa", **kwargs):
-        """Fixed effects with SE and Wald intervals, variance components and notes, as a paper
-        prints them; ``style``: "apa", "latex", "markdown" or "html" (see
-        :func:`commonfactors.to_table`)."""
+        """The table a paper prints (:func:`commonfactors.to_table`; Excel: ``cf.to_excel``)."""
         from ..tables import to_table
-
         return to_table(self, style=style, **kwargs)
-
-    def to_excel(self, path, **kwargs):
-        """Write the table and the unrounded estimates to ``path`` (.xlsx; needs openpyxl)."""
-        from ..tables import to_excel
-
-        return to_excel(self, path, **kwargs)
 
     def __str__(self) -> str:
         return self.summary()
