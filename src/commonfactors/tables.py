@@ -389,7 +389,8 @@ def _decomposition_table(res: Any, style: str, number: int, title: str | None) -
         rows.extend(model_rows)
 
     ci_words = {"percentile": "percentile", "basic": "basic", "bca": "bias-corrected and "
-                "accelerated (BCa)"}.get(str(res.ci), str(res.ci))
+                "accelerated (BCa)", "auto": "(method per estimand family, ci='auto')"
+                }.get(str(res.ci), str(res.ci))
     notes = []
     if has_ci:
         notes.append(

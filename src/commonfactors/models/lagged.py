@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import keyword
 import warnings
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -229,7 +230,8 @@ def lagged_effects(
             warnings.simplefilter("ignore")
             br = cluster_bootstrap(frame, functools.partial(_boot_statistic, spec=spec,
                                                             models=tuple(models)),
-                                   cluster=cluster, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
+                                   cluster=cast(str, cluster), n_boot=n_boot, seed=seed,
+                                   n_jobs=n_jobs,
                                    progress=progress, level=level)
         reps = br.replicates
         out["std_error"] = reps.std(axis=0, ddof=1) if len(reps) > 1 else np.nan
