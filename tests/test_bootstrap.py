@@ -226,7 +226,10 @@ def test_dask_backend_gives_the_same_table(sim):
     finally:
         cluster.close()
     local = cf.decompose(sim.data, n_jobs=1, **kw)
-    pd.testing.assert_frame_equal(remote.table, local.table, rtol=0, atol=1e-12)
+    # same replicate draws; workers run one BLAS thread each, the local run may use several,
+    # so sums come in another order and each replicate's REML fit agrees to the optimiser's
+    # precision (~1e-6 relative in theta), not to machine precision
+    pd.testing.assert_frame_equal(remote.table, local.table, rtol=0, atol=1e-6)
     assert remote.n_boot_failed == local.n_boot_failed
 
 

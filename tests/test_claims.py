@@ -1,4 +1,4 @@
-"""Tests for commonfactors.claims: the registry of CLAIMS.md and claim-vs-estimate tables."""
+"""Tests for commonfactors.claims: the registry of docs/claims.md and claim-vs-estimate tables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import commonfactors as cf
 from commonfactors.claims import ESTIMANDS, STATUSES, Claim, Registry
 from commonfactors.errors import ClaimError, ColumnError
 
-# every id of CLAIMS.md, both tables, in order
+# every id of docs/claims.md, both tables, in order
 CLAIMS_MD_IDS = [
     "seed_relationship_low", "seed_relationship_reserved", "seed_relationship_high",
     "seed_technique", "seed_expectancy", "seed_extra",
@@ -264,7 +264,7 @@ def test_compare_not_estimable_reasons():
     assert "needs a waitlist arm" in reasons["cuijpers_2012:technique"]
     assert reasons["seed_extra:extra_therapeutic"] == "claim has no numeric value"
     assert reasons["baldwin_2007:relationship"] == "claim has no numeric value"
-    assert "METHODS 9.1" in reasons["laska_2014:several"]
+    assert "docs/methods.md section 9.1" in reasons["laska_2014:several"]
     assert "natural-course" in reasons["whiteford_2013:extra_therapeutic"]
     assert set(out["verdict"]) == {"not estimable here"}
 

@@ -363,7 +363,9 @@ def _shares(res):
 def test_group_order_does_not_matter(small_sim, base_results, order):
     factors = {g: small_sim.factors[g] for g in order}
     res = cf.decompose(small_sim.data, factors=factors, view="change", n_boot=0)
-    pd.testing.assert_series_equal(_shares(res), _shares(base_results["change"]), atol=1e-8,
+    # each order is a separate REML optimisation (columns in another order): theta agrees to
+    # the optimiser's precision (~1e-6 relative at worst), and shares are ratios below 1
+    pd.testing.assert_series_equal(_shares(res), _shares(base_results["change"]), atol=1e-6,
                                    rtol=0)
 
 
@@ -375,6 +377,8 @@ def test_outcome_shift_and_scale_leave_shares_unchanged(small_sim, base_results,
     for view in ("change", "growth"):
         res = cf.decompose(d, factors=small_sim.factors, view=view, n_boot=0)
         a, b = _shares(res), _shares(base_results[view])
+        # shares are scale free in exact arithmetic; each fit is a separate optimisation that
+        # agrees to the optimiser's precision (~1e-6 relative in theta), shares being below 1
         pd.testing.assert_series_equal(a, b, atol=1e-6, rtol=0)
 
 
@@ -390,9 +394,10 @@ def test_relabelling_ids_and_permuting_rows_changes_nothing(small_sim, base_resu
     res = cf.decompose(d, factors=small_sim.factors, view=view, n_boot=0)
     a = res.table.set_index(["factor", "estimand"])["estimate"].sort_index()
     b = base_results[view].table.set_index(["factor", "estimand"])["estimate"].sort_index()
-    # exact in the change view; in the growth view the REML optimum is pinned to ~1e-7 (the
-    # stopping rule sees sums in another order), far below any reported digit
-    pd.testing.assert_series_equal(a, b, atol=1e-10 if view == "change" else 1e-6, rtol=0)
+    # sums in another order feed a separate REML optimisation in both views: the optimum is
+    # pinned to the optimiser's precision (~1e-6 relative in theta when the Newton polish is
+    # not reached), far below any reported digit
+    pd.testing.assert_series_equal(a, b, atol=1e-6, rtol=0)
 
 
 # --------------------------------------------------------------------------------------

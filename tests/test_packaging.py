@@ -22,7 +22,7 @@ def _name(req: str) -> str:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in py["dependencies"]}
-    for extra in ("dev", "dask", "bench"):
+    for extra in ("dev", "dask", "bench", "docs", "excel"):
         wanted |= {_name(r) for r in py["optional-dependencies"][extra]}
     # conda splits dask[distributed] into dask + distributed
     wanted |= {"distributed"}
@@ -87,3 +87,48 @@ def test_console_script_is_declared():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert py["scripts"]["commonfactors"] == "commonfactors.cli:main"
     assert sys.version_info >= (3, 10)
+
+
+def test_licence_is_an_spdx_string_and_version_has_one_home():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert py["project"]["license"] == "BSD-3-Clause"
+    assert py["project"]["license-files"] == ["LICENSE"] and (ROOT / "LICENSE").is_file()
+    assert "version" in py["project"]["dynamic"] and "version" not in py["project"]
+    assert py["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "commonfactors._version.__version__"}
+    import commonfactors
+    from commonfactors._version import __version__
+
+    assert commonfactors.__version__ == __version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+
+
+def test_python_dash_m_runs_the_command_line(tmp_path):
+    import os
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    res = subprocess.run([sys.executable, "-m", "commonfactors", "--help"], capture_output=True,
+                         text=True, cwd=tmp_path, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "report" in res.stdout and "simulate" in res.stdout
+
+
+def test_the_data_folder_is_the_checkouts_in_a_source_tree(monkeypatch):
+    from commonfactors.datasets import data_dir
+
+    monkeypatch.delenv("COMMONFACTORS_DATA", raising=False)
+    assert data_dir().resolve() == (ROOT / "data").resolve()
+
+
+def test_nothing_shipped_points_to_the_developer_briefs():
+    shipped = [ROOT / "README.md", *sorted((ROOT / "src").rglob("*.py")),
+               *sorted((ROOT / "notebooks").glob("*.ipynb")), *sorted((ROOT / "docs").glob("*.md")),
+               *sorted((ROOT / "data").rglob("*.md")), ROOT / "notebooks" / "README.md"]
+    pattern = re.compile(r"\b(METHODS|CLAIMS|DESIGN|STYLE)\.md\b|\bMETHODS (section|\d)|"
+                         r"\.\./shared|/work/shared")
+    hits = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in shipped if p.is_file()
+            for m in [pattern.search(p.read_text(encoding="utf-8"))] if m]
+    assert not hits, hits
+    for page in ("methods", "claims", "datasets", "tutorials"):
+        assert (ROOT / "docs" / f"{page}.md").is_file(), page

@@ -166,6 +166,46 @@ def test_command_line_writes_the_report(user_run, tmp_path):
     assert "2 cluster-bootstrap replicates" in html
 
 
+def test_tables_are_written_as_csv_beside_the_html(user_run):
+    folder = user_run["path"].parent / "tables"
+    files = sorted(p.name for p in folder.glob("*.csv"))
+    assert files == ["sessions_csv_claims.csv", "sessions_csv_components.csv",
+                     "sessions_csv_estimates.csv"]
+    est = pd.read_csv(folder / "sessions_csv_estimates.csv")
+    cells = _cells(_table(user_run["html"], "shares")).set_index(["factor", "estimand"])
+    got = est.set_index(["factor", "estimand"]).loc[cells.index]
+    # the CSV keeps every digit of the number behind each printed cell (float round trip)
+    np.testing.assert_allclose(got["estimate"], cells["estimate"], rtol=1e-15)
+    assert (est.loc[est["estimand"] == "share_total_variance", "label"]
+            == "share of total outcome variance").all()
+    claims = pd.read_csv(folder / "sessions_csv_claims.csv")
+    assert {"claim", "claimed", "estimate", "verdict"} <= set(claims.columns)
+    assert "Tables as CSV (unrounded): 3 files in tables/" in user_run["html"]
+
+
+def test_figures_are_saved_as_svg_and_pdf_on_request(user_run, tmp_path):
+    assert not (user_run["path"].parent / "figures").exists()  # only on request
+    code = cli.main(["report", str(user_run["csv"]), "--factors", str(user_run["fjson"]),
+                     "--n-boot", "2", "--out", str(tmp_path), "--quiet",
+                     "--figures", "svg", "pdf"])
+    assert code == 0
+    html = (tmp_path / "commonfactors_report.html").read_text(encoding="utf-8")
+    n_fig = len(re.findall(r"<figure\b", html))
+    svgs = sorted((tmp_path / "figures").glob("*.svg"))
+    pdfs = sorted((tmp_path / "figures").glob("*.pdf"))
+    assert len(svgs) == len(pdfs) == n_fig >= 4
+    assert {p.stem for p in svgs} == {p.stem for p in pdfs}
+    assert all(p.stem.startswith("sessions_csv_") for p in svgs)
+    for p in svgs:
+        text = p.read_text(encoding="utf-8")
+        assert text.lstrip().startswith("<?xml") and "<svg" in text and "<dc:date>" not in text
+    for p in pdfs:
+        assert p.read_bytes()[:5] == b"%PDF-"
+    assert f"Figures as SVG, PDF: {2 * n_fig} files in figures/" in html
+    with pytest.raises(CommonFactorsError, match="`figure_formats`: expecting one of"):
+        rp.write_report([], tmp_path / "x.html", figure_formats=["gif"])
+
+
 # ------------------------------------------------------------------------------------------
 # bundled datasets
 # ------------------------------------------------------------------------------------------
@@ -354,3 +394,15 @@ def test_bundled_run_includes_the_metapsy_design_based_section(bundled_run):
     assert "cuijpers_2012" in _table(sec, "design_claims")
     # the table of contents links to it
     assert 'href="#ds-' in html and "(arm-level data: design-based shares)" in html
+
+
+def test_bundled_sections_keep_their_order_and_every_one_has_csv_tables(bundled_run):
+    html = bundled_run["html"]
+    order = [int(k) for k in re.findall(r'<section class="(?:dataset|armlevel)" id="ds-(\d+)"',
+                                        html)]
+    assert order == list(range(1, len(order) + 1)) and len(order) >= 5
+    folder = bundled_run["path"].parent / "tables"
+    stems = {p.name.rsplit("_", 1)[0] for p in folder.glob("*.csv")}
+    assert "metapsy_depression" in stems and "norcross_lambert_2011" in stems
+    shares = pd.read_csv(folder / "metapsy_depression_shares.csv")
+    assert {"factor", "estimate"} <= set(shares.columns) and len(shares) == 3

@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> module that defines it (imported on first use, so `import commonfactors`
 # stays fast and does not load statsmodels until a model is fitted)
@@ -82,6 +82,10 @@ _PUBLIC = {
     "r_to_r2": "conversions",
     "d_to_r2": "conversions",
     "ConvergenceWarning": "models",
+    # tables for papers
+    "to_table": "tables",
+    "to_excel": "tables",
+    "PaperTable": "tables",
     # report, planning, lagged analyses
     "write_report": "report",
     "run_report": "report",
@@ -93,7 +97,7 @@ __all__ = sorted(_PUBLIC) + ["__version__"]
 
 _SUBMODULES = {"sessions", "datasets", "simulation", "models", "decomposition", "bootstrap",
                "claims", "meta", "conversions", "plots", "report", "planning", "errors", "cli",
-               "estimands", "parallel"}
+               "estimands", "parallel", "tables"}
 
 # Module paths that moved when the package was split into subpackages; `cf.truth.sim_references`
 # and friends keep working.

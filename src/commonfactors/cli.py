@@ -177,7 +177,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         read = {k: cfg[k] for k in _READ_KEYS if k in cfg}
         kwargs["read_options"] = read or None
     path = run_report(args.data, factors=cfg.get("factors"), out=args.out,
-                      progress=not args.quiet, **kwargs)
+                      progress=not args.quiet,
+                      figure_formats=args.figures or (), **kwargs)
     print(f"report written to {path}")
     return 0
 
@@ -225,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None, help="bootstrap seed (default 1)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    r.add_argument("--figures", nargs="+", choices=["svg", "pdf", "png"], metavar="FORMAT",
+                   help="also save every figure as svg, pdf and/or png under OUT/figures/ "
+                        "(tables are always written as CSV under OUT/tables/)")
     r.set_defaults(func=_cmd_report)
     return p
 

@@ -2,7 +2,7 @@
 
 The field quotes the same association as a correlation ``r``, as a standardized mean difference
 ``d``, as a share of variance ``r**2``, and (for therapists) as an intraclass correlation. The
-functions here convert between them with the formulas of METHODS.md section 8, element-wise over
+functions here convert between them with the formulas of docs/methods.md section 8, element-wise over
 scalars or arrays.
 
 Every function returns a ``float`` for scalar input and a NumPy array otherwise. Missing values
@@ -91,7 +91,7 @@ def r_to_d(r: Any) -> float | np.ndarray:
     .. [1] Rosenthal, R. (1994). Parametric measures of effect size. In H. Cooper & L. V. Hedges
        (Eds.), *The Handbook of Research Synthesis* (pp. 231-244). Russell Sage.
     .. [2] Flückiger, C., Del Re, A. C., Wampold, B. E., & Horvath, A. O. (2018). The alliance in
-       adult psychotherapy: A meta-analytic synthesis. *Psychotherapy, 55*(4), 316-340.
+       adult psychotherapy: A meta-analytic synthesis. *Psychotherapy*, 55(4), 316-340.
 
     Examples
     --------
@@ -162,7 +162,7 @@ def r_to_r2(r: Any) -> float | np.ndarray:
     References
     ----------
     .. [1] Funder, D. C., & Ozer, D. J. (2019). Evaluating effect size in psychological research:
-       Sense and nonsense. *Advances in Methods and Practices in Psychological Science, 2*(2),
+       Sense and nonsense. *Advances in Methods and Practices in Psychological Science*, 2(2),
        156-168.
 
     Examples
@@ -234,7 +234,7 @@ def icc_to_d(icc: Any) -> float | np.ndarray:
     References
     ----------
     .. [1] Wampold, B. E. (2015). How important are the common factors in psychotherapy? An
-       update. *World Psychiatry, 14*(3), 270-277.
+       update. *World Psychiatry*, 14(3), 270-277.
 
     Examples
     --------
@@ -270,7 +270,7 @@ def d_to_icc(d: Any) -> float | np.ndarray:
     References
     ----------
     .. [1] Wampold, B. E. (2015). How important are the common factors in psychotherapy? An
-       update. *World Psychiatry, 14*(3), 270-277.
+       update. *World Psychiatry*, 14(3), 270-277.
 
     Examples
     --------
@@ -311,9 +311,9 @@ def besd(r: float) -> pd.DataFrame:
     References
     ----------
     .. [1] Rosenthal, R., & Rubin, D. B. (1982). A simple, general purpose display of magnitude
-       of experimental effect. *Journal of Educational Psychology, 74*(2), 166-169.
+       of experimental effect. *Journal of Educational Psychology*, 74(2), 166-169.
     .. [2] Funder, D. C., & Ozer, D. J. (2019). Evaluating effect size in psychological research:
-       Sense and nonsense. *Advances in Methods and Practices in Psychological Science, 2*(2),
+       Sense and nonsense. *Advances in Methods and Practices in Psychological Science*, 2(2),
        156-168.
 
     Examples

@@ -88,7 +88,7 @@ _ALL = (
              "correlation with outcome (zero-order unless noted)"),
     Estimand("cohens_d", "standardized mean difference", "standardized mean difference"),
     Estimand("summed_r2", "sum of squared correlations",
-             "sum of overlapping squared correlations (not a share; METHODS 9.1)"),
+             "sum of overlapping squared correlations (not a share; docs/methods.md section 9.1)"),
     Estimand("proportion", "proportion of people", "proportion of people (e.g. remitted)"),
     Estimand("pre_post_d", "pre-post d", "within-group standardized pre-post change"),
     Estimand("percent_change", "percent change",

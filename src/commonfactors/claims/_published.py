@@ -1,4 +1,4 @@
-"""The published and seed claims of CLAIMS.md, as plain data.
+"""The published and seed claims of docs/claims.md, as plain data.
 
 One entry in ``CLAIM_SOURCES`` per claim id (source, status, a note shared by its parts) and one
 entry in ``CLAIM_ROWS`` per claim-part (id, factor, component, estimand, value or range, the
@@ -162,7 +162,7 @@ CLAIM_SOURCES: dict[str, dict[str, str]] = {
     "laska_2014": {
         "source": "Laska, Gurman & Wampold 2014, Psychotherapy 51:467-481",
         "status": "secondary",
-        "note": "summing overlapping r^2 is the error METHODS section 9.1 forbids",
+        "note": "summing overlapping r^2 is the error docs/methods.md section 9.1 forbids",
     },
 }
 
@@ -206,7 +206,7 @@ CLAIM_ROWS: list[dict[str, Any]] = [
          value=0.07, text="therapist 7%"),
     dict(id="norcross_lambert_2011", factor="other", component="other", estimand=STV,
          value=0.03, text="other 3%"),
-    # re-expressed with the other denominators of METHODS section 4 (CLAIMS.md, "Reading them
+    # re-expressed with the other denominators of docs/methods.md section 4 (docs/claims.md, "Reading them
     # together"): explained = 100 - 40 unexplained = 60; therapy = 12 + 8 + 7 + 3 = 30
     dict(id="norcross_lambert_2011", factor="relationship", component="relationship",
          estimand="share_explained_variance", value=0.12 / 0.60, text="12/60 = 20%",

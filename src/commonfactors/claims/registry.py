@@ -1,6 +1,6 @@
 """The registry of published claims, and claim-versus-estimate tables.
 
-Every figure of CLAIMS.md (the seed documents' claims and the published figures) is kept here
+Every figure of docs/claims.md (the seed documents' claims and the published figures) is kept here
 as data: one :class:`Claim` per claim-part, i.e. per (id, component, estimand). A multi-part
 figure such as Lambert's 1992 pie is one id with four parts (extra_therapeutic .40,
 relationship .30, expectancy .15, technique .15). Where a published figure is a correlation or a
@@ -46,7 +46,7 @@ class Registry:
     claims : iterable of Claim, optional
         Extra claims to add after the built-in ones.
     builtin : bool, default True
-        Start from every claim of CLAIMS.md; False starts empty.
+        Start from every claim of docs/claims.md; False starts empty.
 
     Notes
     -----
@@ -153,7 +153,7 @@ def claims_registry(*, registry: Registry | None = None) -> pd.DataFrame:
     Parameters
     ----------
     registry : Registry, optional
-        Defaults to :data:`DEFAULT_REGISTRY` (every claim of CLAIMS.md plus user additions).
+        Defaults to :data:`DEFAULT_REGISTRY` (every claim of docs/claims.md plus user additions).
 
     Returns
     -------
@@ -166,7 +166,7 @@ def claims_registry(*, registry: Registry | None = None) -> pd.DataFrame:
     Notes
     -----
     Shares are proportions (12% is 0.12). A claim's estimand says what the figure is a share
-    of; figures with different estimands must not be compared (METHODS.md section 9.1).
+    of; figures with different estimands must not be compared (docs/methods.md section 9.1).
 
     Examples
     --------
@@ -311,7 +311,8 @@ def _resolve_claims(claims: Any) -> list[Claim]:
         keep = [f.name for f in fields(Claim)]
         out = []
         for rec in claims.to_dict("records"):
-            kw = {k: (None if _isnan(v) else v) for k, v in rec.items() if k in keep}
+            kw: dict[str, Any] = {str(k): (None if _isnan(v) else v) for k, v in rec.items()
+                                  if k in keep}
             for k in ("text", "source", "note"):
                 kw[k] = kw.get(k) or ""
             kw.setdefault("status", "published")
@@ -362,7 +363,7 @@ def _not_estimable_reason(c: Claim, available: set[str], design_based: bool) -> 
         return ("design-based shares cannot split relationship from expectancy: a placebo arm "
                 "carries both; compare the claim with the nonspecific row")
     if c.estimand == "summed_r2":
-        return ("summed overlapping r^2 is not a share of anything (METHODS 9.1); compare "
+        return ("summed overlapping r^2 is not a share of anything (docs/methods.md section 9.1); compare "
                 "each factor's share_total_variance instead")
     if c.factor == "several":
         return "the claim spans several factors; the table has no combined row for them"
@@ -476,9 +477,9 @@ def compare_claims(
     check_columns(table, ["factor", "estimand", "estimate"], param="estimates")
     tol = check_number("tol", tol, low=0.0)
     table = table.copy()
-    for c in ("ci_low", "ci_high"):
-        if c not in table.columns:
-            table[c] = np.nan
+    for col in ("ci_low", "ci_high"):
+        if col not in table.columns:
+            table[col] = np.nan
     has_view = "view" in table.columns
     table["factor"] = table["factor"].astype(str)
     table["estimand"] = table["estimand"].astype(str)
@@ -501,7 +502,7 @@ def compare_claims(
             "claimed_high": c.claimed_high,
             "estimand": c.estimand,
         }
-        empty = {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+        empty: dict[str, Any] = {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan}
         if has_view:
             empty["view"] = None
         if not c.is_numeric:

@@ -257,7 +257,7 @@ def build_lopez2019(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
 _NO_THERAPIST = "no therapist ids in the data, so no therapist level and no therapist ICC"
 _NO_DESIGN_BASED = (
     "needs no-treatment/waitlist and placebo arms for the design-based shares "
-    "(METHODS.md section 5); this trial has neither"
+    "(docs/methods.md section 5); this trial has neither"
 )
 
 REAL: dict[str, dict[str, Any]] = {

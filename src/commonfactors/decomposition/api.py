@@ -1,6 +1,6 @@
 """``cf.decompose``: factor-group shares, variance components and shares of mean improvement.
 
-Every number comes labelled with its estimand (METHODS sections 3-5) and, with ``n_boot > 0``,
+Every number comes labelled with its estimand (docs/methods.md sections 3-5) and, with ``n_boot > 0``,
 a cluster-bootstrap interval (section 6).
 """
 
@@ -226,7 +226,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     groups other than ``extra_therapeutic``. ``part_r2`` is partR2's (Stoffel et al. 2021).
     Variance-component shares of therapist, client and residual are of the full model's total
     variance. ``share_mean_improvement`` is the counterfactual share of the mean predicted
-    improvement (METHODS section 5) from a mean model with one pooled coefficient per factor
+    improvement (docs/methods.md section 5) from a mean model with one pooled coefficient per factor
     column. Replicates whose refits fail to converge are counted in ``n_boot_failed`` and left
     out of the intervals.
 
@@ -412,7 +412,8 @@ def _finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, res
         subsets=subsets, view=view, formula=built.formula, fit=fit, n_obs=n_obs,
         n_clients=n_clients, n_therapists=n_ther, data_summary=built.data_summary,
         n_boot=n_boot, n_boot_failed=n_failed, ci=ci, seed=seed, notes=tuple(notes),
-        replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean)
+        replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean,
+        level=float(level))
 
 
 def components(fit_or_data, **kwargs) -> pd.DataFrame:

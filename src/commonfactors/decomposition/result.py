@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ class Decomposition:
     subsets: pd.DataFrame
     view: str
     formula: str
-    fit: object
+    fit: Any
     n_obs: int
     n_clients: int
     n_therapists: int
@@ -36,6 +37,7 @@ class Decomposition:
     notes: tuple
     replicates: pd.DataFrame = field(repr=False)
     _mean: MeanModel | None = field(repr=False, default=None)
+    level: float = 0.95
 
     # ------------------------------------------------------------------ presentation
     def summary(self) -> str:
@@ -57,6 +59,21 @@ class Decomposition:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def to_table(self, style: str = "apa", **kwargs):
+        """The table a paper prints: shares with intervals, ICCs and R², notes.
+
+        ``style``: "apa", "latex", "markdown" or "html"; see :func:`commonfactors.to_table`.
+        """
+        from ..tables import to_table
+
+        return to_table(self, style=style, **kwargs)
+
+    def to_excel(self, path, **kwargs):
+        """Write the table and the unrounded estimates to ``path`` (.xlsx; needs openpyxl)."""
+        from ..tables import to_excel
+
+        return to_excel(self, path, **kwargs)
 
     def _repr_html_(self) -> str:
         head = (f"<p><b>commonfactors decomposition</b> ({self.view} view): "

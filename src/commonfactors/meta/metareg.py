@@ -1,6 +1,6 @@
 """Random-effects meta-regression and design-based shares of mean improvement.
 
-The design-based estimator of METHODS.md section 5 splits the average pre-post improvement of
+The design-based estimator of docs/methods.md section 5 splits the average pre-post improvement of
 clients in bona fide therapy into the part that also happens without treatment (natural course,
 waitlist arms), the part that a nonspecific or placebo treatment adds, and the part only the
 active treatment adds. Arm-level pre-post changes from many trials are pooled with a
@@ -230,12 +230,12 @@ def random_effects_metareg(
     References
     ----------
     .. [1] Viechtbauer, W. (2005). Bias and efficiency of meta-analytic variance estimators in
-       the random-effects model. *Journal of Educational and Behavioral Statistics, 30*(3),
+       the random-effects model. *Journal of Educational and Behavioral Statistics*, 30(3),
        261-293.
     .. [2] Konstantopoulos, S. (2011). Fixed effects and variance components estimation in
-       three-level meta-analysis. *Research Synthesis Methods, 2*(1), 61-76.
+       three-level meta-analysis. *Research Synthesis Methods*, 2(1), 61-76.
     .. [3] Knapp, G., & Hartung, J. (2003). Improved tests for a random effects
-       meta-regression with a single covariate. *Statistics in Medicine, 22*(17), 2693-2710.
+       meta-regression with a single covariate. *Statistics in Medicine*, 22(17), 2693-2710.
 
     Examples
     --------
@@ -334,10 +334,10 @@ def pre_post_variance(d: Any, n: Any, r: float = 0.5) -> np.ndarray:
     References
     ----------
     .. [1] Becker, B. J. (1988). Synthesizing standardized mean-change measures. *British
-       Journal of Mathematical and Statistical Psychology, 41*(2), 257-278.
+       Journal of Mathematical and Statistical Psychology*, 41(2), 257-278.
     .. [2] Morris, S. B., & DeShon, R. P. (2002). Combining effect size estimates in
        meta-analysis with repeated measures and independent-groups designs. *Psychological
-       Methods, 7*(1), 105-125.
+       Methods*, 7(1), 105-125.
 
     Examples
     --------
@@ -464,11 +464,11 @@ def design_based_shares(
     ----------
     .. [1] Cuijpers, P., Driessen, E., Hollon, S. D., van Oppen, P., Barth, J., & Andersson, G.
        (2012). The efficacy of non-directive supportive therapy for adult depression: A
-       meta-analysis. *Clinical Psychology Review, 32*(4), 280-291.
+       meta-analysis. *Clinical Psychology Review*, 32(4), 280-291.
     .. [2] Kirsch, I., & Sapirstein, G. (1998). Listening to Prozac but hearing placebo: A
-       meta-analysis of antidepressant medication. *Prevention & Treatment, 1*(2), Article 2a.
+       meta-analysis of antidepressant medication. *Prevention & Treatment*, 1(2), Article 2a.
     .. [3] Becker, B. J. (1988). Synthesizing standardized mean-change measures. *British
-       Journal of Mathematical and Statistical Psychology, 41*(2), 257-278.
+       Journal of Mathematical and Statistical Psychology*, 41(2), 257-278.
 
     Examples
     --------
@@ -489,7 +489,7 @@ def design_based_shares(
             f"arm size to compute it from; got var_col={var_col!r}, n_col={n_col!r}."
         )
     size_col = var_col if var_col is not None else n_col
-    check_columns(arms, [arm_col, change_col, study_col, size_col], param="arms")
+    check_columns(arms, [arm_col, change_col, study_col, str(size_col)], param="arms")
     n_boot = check_int("n_boot", n_boot, minimum=0)
     n_jobs = check_int("n_jobs", n_jobs)
     if n_jobs == 0:

@@ -4,7 +4,7 @@
 path: the naive concurrent association, the forward lagged within-client effect (Falkenstrom et
 al. 2013) and the reverse path (improvement so far predicting the next alliance rating), so that
 an alliance-outcome association can be read beside the two directions that could produce it
-(METHODS.md sections 2 and 9.2).
+(docs/methods.md sections 2 and 9.2).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import keyword
 import warnings
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -175,7 +176,7 @@ def lagged_effects(
     check_option("higher_is_worse", higher_is_worse, (True, False))
     has_t = therapist is not None and isinstance(data, pd.DataFrame) and therapist in data.columns
     roles = {"x": x, "outcome": outcome, "client": client, "session": session}
-    if has_t:
+    if has_t and therapist is not None:
         roles["therapist"] = therapist
     check_columns(data, list(roles.values()), param="data")
     for param, name in roles.items():
@@ -229,7 +230,8 @@ def lagged_effects(
             warnings.simplefilter("ignore")
             br = cluster_bootstrap(frame, functools.partial(_boot_statistic, spec=spec,
                                                             models=tuple(models)),
-                                   cluster=cluster, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
+                                   cluster=cast(str, cluster), n_boot=n_boot, seed=seed,
+                                   n_jobs=n_jobs,
                                    progress=progress, level=level)
         reps = br.replicates
         out["std_error"] = reps.std(axis=0, ddof=1) if len(reps) > 1 else np.nan

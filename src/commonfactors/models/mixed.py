@@ -312,6 +312,11 @@ class MixedFit:
         from .inference import summary_text
         return summary_text(self, ddf=ddf)
 
+    def to_table(self, style: str = "apa", **kwargs):
+        """The table a paper prints (:func:`commonfactors.to_table`; Excel: ``cf.to_excel``)."""
+        from ..tables import to_table
+        return to_table(self, style=style, **kwargs)
+
     def __str__(self) -> str:
         return self.summary()
 
@@ -410,7 +415,8 @@ def fit_mixed(
     if not isinstance(data, pd.DataFrame):
         raise ColumnError(f"`data`: expecting a pandas DataFrame; got {type(data).__name__}.")
     engine = "nested" if engine == "fast" else engine
-    frame = inspect.currentframe().f_back
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None
     try:
         d = _design(data, formula, frame, missing)
     finally:
@@ -435,6 +441,8 @@ def _fit_design(d: dict, formula: str, engine: str, reml: bool) -> MixedFit:
             f"term each; {formula!r} has " + ", ".join(t["source"] for t in d["terms"])
             + ". Use engine='auto' or 'general'.")
     msgs = list(d["warnings"])
+    stats: Any
+    core: Any
     if engine == "nested":
         stats = _nested.NestedStats.from_arrays(d["X"].to_numpy(), d["y"].to_numpy(), d["Zin"],
                                                 d["Zout"], d["codes_in"], d["codes_out"])

@@ -160,7 +160,7 @@ def plot_sensitivity(
 
     Notes
     -----
-    The counterfactual share of mean improvement ``C_g / M`` (METHODS.md section 5) depends on
+    The counterfactual share of mean improvement ``C_g / M`` (docs/methods.md section 5) depends on
     the value that stands for "factor absent": a relationship share near 80% needs a reference
     level far below what any client experiences. Showing the share along the reference level
     makes that dependence part of the answer. Artists: one line per factor with ``gid``
@@ -247,7 +247,7 @@ def plot_precision(
     -----
     Several rows with the same ``x`` (and ``hue``) are averaged, so a table of simulation
     replicates can be passed as is. Interval width for a therapist-level quantity shrinks
-    roughly with the square root of the number of therapists, not of clients (METHODS.md
+    roughly with the square root of the number of therapists, not of clients (docs/methods.md
     section 9.4), which is what this figure is for. Artists: one line per level with ``gid``
     ``"precision:<level>"`` (``"precision"`` without ``hue``).
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -115,7 +116,7 @@ def plot_shares(
     -----
     Shares (fractions) are shown in percent. A missing interval (NaN ``ci_low`` or
     ``ci_high``) draws the point only; a missing estimate draws nothing for that factor. Only
-    one estimand is ever drawn per axis, because shares with different denominators (METHODS.md
+    one estimand is ever drawn per axis, because shares with different denominators (docs/methods.md
     section 4) must not be read against each other [1]_. Artists carry ids for inspection:
     ``ax.lines`` hold ``gid`` ``"estimate:<factor>"`` and ``"ci:<factor>"``; claimed values are
     lines and claimed ranges patches with ``gid`` ``"claim:<claim id>"``.
@@ -123,7 +124,7 @@ def plot_shares(
     References
     ----------
     .. [1] Norcross, J. C., & Lambert, M. J. (2011). Psychotherapy relationships that work II.
-       *Psychotherapy, 48*(1), 4-8.
+       *Psychotherapy*, 48(1), 4-8.
 
     Examples
     --------
@@ -219,8 +220,8 @@ def plot_shares(
     ax.set_xlabel(estimand_label(estimand))
     if _is_fraction(estimand):
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-    handles = [Line2D([], [], marker="o", color=_NEUTRAL, mec="black", lw=2.5,
-                      label="estimate and interval")]
+    handles: list[Artist] = [Line2D([], [], marker="o", color=_NEUTRAL, mec="black", lw=2.5,
+                                    label="estimate and interval")]
     if drawn_claim:
         handles += [Line2D([], [], marker="D", ls="none", mfc="white", mec=_CLAIM_COLOR,
                            label="claimed value"),
@@ -265,7 +266,7 @@ def plot_pie_vs_bar(
     ----------
     mean_shares : DataFrame
         Columns ``factor, estimate`` (and optionally ``estimand``): each factor's share of the
-        mean improvement (METHODS.md section 5).
+        mean improvement (docs/methods.md section 5).
     variance_shares : DataFrame
         Columns ``factor, estimate`` (optionally ``estimand, ci_low, ci_high``): each factor's
         share of variance. If it holds several estimands, ``variance_estimand`` picks one.
@@ -295,7 +296,7 @@ def plot_pie_vs_bar(
     .. [1] Lambert, M. J. (1992). Psychotherapy outcome research. In J. C. Norcross &
        M. R. Goldfried (Eds.), *Handbook of psychotherapy integration* (pp. 94-129).
     .. [2] Norcross, J. C., & Lambert, M. J. (2011). Psychotherapy relationships that work II.
-       *Psychotherapy, 48*(1), 4-8.
+       *Psychotherapy*, 48(1), 4-8.
     """
     mean, mean_name = _shares_for(mean_shares, "share_mean_improvement", param="mean_shares")
     var, var_name = _shares_for(variance_shares, variance_estimand, param="variance_shares")
@@ -410,7 +411,7 @@ def plot_caterpillar(
     ----------
     .. [1] Goldstein, H., & Spiegelhalter, D. J. (1996). League tables and their limitations:
        statistical issues in comparisons of institutional performance. *Journal of the Royal
-       Statistical Society A, 159*(3), 385-443.
+       Statistical Society A*, 159(3), 385-443.
 
     Examples
     --------
@@ -442,7 +443,7 @@ def plot_caterpillar(
 
     ax = _get_ax(ax)
     ax.axhline(0.0, color="#CCCCCC", lw=0.8, zorder=0, gid="zero")
-    ax.vlines(x[ok], (y - half)[ok], (y + half)[ok], colors=np.where(excl[ok], color, "#AAAAAA"),
+    ax.vlines(x[ok], (y - half)[ok], (y + half)[ok], colors=list(np.where(excl[ok], color, "#AAAAAA")),
               lw=1.2, gid="intervals")
     ax.plot(x, y, marker="o", ms=4, ls="none", color=color, mec="black", mew=0.4,
             gid="estimates", zorder=3)

@@ -13,6 +13,7 @@ import html
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -199,8 +200,49 @@ def new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+# no time stamps in saved figures, so the same report gives the same files
+_REPRODUCIBLE_METADATA: dict[str, dict[str, Any]] = {"svg": {"Date": None},
+                                                      "pdf": {"CreationDate": None}}
+
+
+class FigureFiles:
+    """Where :func:`figure_html` also saves each figure (SVG/PDF/PNG files), while active.
+
+    ``names`` maps a figure-id prefix (the section anchor) to a readable file-name prefix.
+    """
+
+    active: FigureFiles | None = None
+
+    def __init__(self, folder: Path, formats: Sequence[str], names: Mapping[str, str]) -> None:
+        self.folder, self.formats, self.names = folder, tuple(formats), dict(names)
+        self.written: list[Path] = []
+
+    def __enter__(self) -> FigureFiles:
+        FigureFiles.active = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        FigureFiles.active = None
+
+    def save(self, fig: Figure, fig_id: str) -> None:
+        if not self.formats:
+            return
+        stem = fig_id
+        for prefix, name in self.names.items():
+            if fig_id.startswith(prefix + "-fig-"):
+                stem = f"{name}_{fig_id[len(prefix) + 5:]}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for fmt in self.formats:
+            path = self.folder / f"{stem}.{fmt}"
+            fig.savefig(path, format=fmt, dpi=300 if fmt == "png" else None,
+                        metadata=_REPRODUCIBLE_METADATA.get(fmt))
+            self.written.append(path)
+
+
 def figure_html(fig: Figure, caption: str, alt: str, *, fig_id: str) -> str:
     """The figure as an embedded base64 PNG inside ``<figure>`` with an escaped caption."""
+    if FigureFiles.active is not None:
+        FigureFiles.active.save(fig, fig_id)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=96)
     data = base64.b64encode(buf.getvalue()).decode("ascii")

@@ -366,7 +366,7 @@ def _shares_section(res: Any, table: pd.DataFrame, truth: dict) -> str:
 # --------------------------------------------------------------------------------------------
 def _mean_section(res: Any, table: pd.DataFrame, truth: dict) -> str:
     sub = table.loc[table["estimand"] == "share_mean_improvement"]
-    out = ("<p>Parts of the <em>average</em> improvement (METHODS.md section 5): for each "
+    out = ("<p>Parts of the <em>average</em> improvement (docs/methods.md section 5): for each "
            "group, the mean predicted improvement minus the mean predicted with the group's "
            "columns set to their reference level (\u201cabsent\u201d), over the mean "
            "improvement; extra-therapeutic is the rest. The shares move with the reference "
@@ -417,7 +417,7 @@ def _claims_section(res: Any, table: pd.DataFrame, extras: Mapping[str, Any]) ->
     except Exception as exc:  # shown, not hidden
         return H.box("error", "Claims table not computed", f"{type(exc).__name__}: {exc}")
     out = ("<p>Each published claim set only beside an estimate of the same factor and "
-           "estimand (CLAIMS.md). <span class=\"v-ok\">consistent</span>: the claimed value or "
+           "estimand (docs/claims.md). <span class=\"v-ok\">consistent</span>: the claimed value or "
            "range overlaps the 95% interval; <span class=\"v-bad\">inconsistent</span>: it "
            "does not; <span class=\"v-na\">not estimable here</span>: the data cannot speak "
            "to it.</p>")

@@ -26,10 +26,12 @@ from . import _arms as A
 from . import _html as H
 from ._sections import dataset_section, toc_entry
 
-__all__ = ["run_report", "write_report", "REPORT_FILE"]
+__all__ = ["run_report", "write_report", "REPORT_FILE", "FIGURE_FORMATS"]
 
 #: Name of the HTML file written into the ``out`` folder.
 REPORT_FILE = "commonfactors_report.html"
+#: Formats in which the report can also save its figures (``figure_formats``).
+FIGURE_FORMATS = ("svg", "pdf", "png")
 
 _DEFAULT_N_BOOT = 1000
 _SMOKE_N_BOOT = 100
@@ -52,6 +54,7 @@ def run_report(
     references: Mapping[str, Mapping[str, Any]] | None = None,
     outside: Sequence[str] | None = None,
     read_options: Mapping[str, Any] | None = None,
+    figure_formats: Sequence[str] = (),
 ) -> Path:
     """Analyse session data (or the bundled datasets) and write the HTML report.
 
@@ -99,11 +102,15 @@ def run_report(
         Your data only: further :func:`commonfactors.read_sessions` arguments (``na_values``,
         ``ranges``, ``session_dates``, ``value_labels``, ``encoding``, ``sep``, ``sheet``,
         ``higher_is_better``, ``missing``, ``out_of_range``).
+    figure_formats : sequence of {"svg", "pdf", "png"}, default ()
+        Also save every figure in these formats under ``out/figures/`` (the command line's
+        ``--figures svg pdf``); the HTML always embeds them as PNG.
 
     Returns
     -------
     pathlib.Path
-        The path of the HTML file.
+        The path of the HTML file. Beside it, ``out/tables/`` holds each dataset's tables as
+        CSV (see :func:`write_report`).
 
     Raises
     ------
@@ -156,7 +163,7 @@ def run_report(
 
     from tqdm.auto import tqdm
 
-    results = []
+    results: list[tuple[str, Any, Mapping[str, Any] | None]] = []
     for job in tqdm(jobs, desc="datasets", unit="dataset", disable=not show or len(jobs) < 2):
         results.append(_analyse(job, view=view, n_boot=n_boot, seed=seed, progress=show,
                                 keep_going=bundled, outside=outside))
@@ -169,7 +176,8 @@ def run_report(
         f"{smoke}; seed {seed}.",
     ]
     folder = Path(out)
-    return write_report(results, folder / REPORT_FILE, header=header)
+    return write_report(results, folder / REPORT_FILE, header=header,
+                        figure_formats=figure_formats)
 
 
 def write_report(
@@ -178,6 +186,7 @@ def write_report(
     *,
     title: str = "commonfactors report",
     header: Sequence[str] = (),
+    figure_formats: Sequence[str] = (),
 ) -> Path:
     """Render decompositions into one self-contained HTML file.
 
@@ -202,11 +211,19 @@ def write_report(
         Page title.
     header : sequence of str
         Lines shown under the title (run settings).
+    figure_formats : sequence of {"svg", "pdf", "png"}, default ()
+        Also save every figure in these formats in a ``figures/`` folder beside the HTML file,
+        named ``<dataset>_<figure>.<format>``.
 
     Returns
     -------
     pathlib.Path
-        ``path``.
+        ``path``. Beside it, a ``tables/`` folder holds the tables of each dataset as CSV
+        (unrounded numbers): ``<dataset>_estimates.csv`` (factor, estimand, its label in
+        words, estimate, interval and, for synthetic data, the truth),
+        ``<dataset>_components.csv`` (Rights & Sterba components) and
+        ``<dataset>_claims.csv`` (the published claims with verdicts); for arm-level data
+        ``<dataset>_shares.csv``, ``_sensitivity.csv``, ``_arms.csv`` and ``_claims.csv``.
 
     Notes
     -----
@@ -225,7 +242,12 @@ def write_report(
             "`results`: expecting a list of (title, Decomposition, extras) tuples; got "
             f"{type(results).__name__}."
         )
-    sections, toc = [], []
+    formats = _check_formats(figure_formats)
+    out = Path(path)
+    sections: list[str] = []
+    toc: list[str] = []
+    names: dict[str, str] = {}
+    items: list[tuple[int, str, str, Any, dict[str, Any]]] = []
     for i, item in enumerate(results, start=1):
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
             raise CommonFactorsError(
@@ -236,8 +258,8 @@ def write_report(
         extras = dict(item[2]) if len(item) == 3 and item[2] is not None else {}
         if A.is_arm_level(res):
             anchor = f"ds-{i}"
-            sections.append(A.arm_section(i, anchor, res))
-            toc.append(A.toc_entry(anchor, name))
+            names[anchor] = _slug(res.name, names.values())
+            items.append((i, anchor, name, res, extras))
             continue
         if res is None and not extras.get("error"):
             raise CommonFactorsError(
@@ -245,15 +267,88 @@ def write_report(
                 "give a Decomposition, or the error message of the failed analysis."
             )
         anchor = f"ds-{i}"
-        sections.append(dataset_section(i, anchor, name, res, extras))
-        toc.append(toc_entry(i, anchor, name, failed=res is None))
+        names[anchor] = _slug(name, names.values())
+        items.append((i, anchor, name, res, extras))
+    with H.FigureFiles(out.parent / "figures", formats, names) as saved:
+        for i, anchor, name, res, extras in items:
+            if A.is_arm_level(res):
+                sections.append(A.arm_section(i, anchor, res))
+                toc.append(A.toc_entry(anchor, name))
+                continue
+            sections.append(dataset_section(i, anchor, name, res, extras))
+            toc.append(toc_entry(i, anchor, name, failed=res is None))
+    csvs = _write_csv_tables(out.parent / "tables", items, names)
+    header = list(header)
+    if csvs:
+        header.append(f"Tables as CSV (unrounded): {len(csvs)} files in tables/ beside this "
+                      "page.")
+    if saved.written:
+        header.append(f"Figures as {', '.join(f.upper() for f in formats)}: "
+                      f"{len(saved.written)} files in figures/ beside this page.")
     header_html = "".join(f"<p>{H.esc(line)}</p>" for line in header)
     toc_html = f'<nav id="contents"><h2>Contents</h2><ol>{"".join(toc)}</ol></nav>'
     text = H.page(title, header_html, toc_html, "".join(sections))
-    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
+
+
+def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(formats, str):
+        formats = [formats]
+    out = []
+    for f in formats:
+        check_option("figure_formats", str(f).lower(), FIGURE_FORMATS)
+        out.append(str(f).lower())
+    return tuple(dict.fromkeys(out))
+
+
+def _slug(name: str, taken: Any) -> str:
+    base = "".join(ch if ch.isalnum() else "_" for ch in str(name).lower()).strip("_") or "data"
+    slug, k = base, 2
+    while slug in set(taken):
+        slug, k = f"{base}_{k}", k + 1
+    return slug
+
+
+def _write_csv_tables(folder: Path, items: Sequence[tuple[Any, ...]],
+                      names: Mapping[str, str]) -> list[Path]:
+    from ..claims import compare_claims
+    from ..plots.style import estimand_label
+
+    written = []
+    for _i, anchor, _name, res, extras in items:
+        if res is None:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = names[anchor]
+        if A.is_arm_level(res):  # design-based shares of arm-level data
+            arm_frames = {"shares": res.shares, "sensitivity": res.sensitivity,
+                          "arms": res.arm_summary, "claims": res.claims}
+            for kind, frame in arm_frames.items():
+                path = folder / f"{stem}_{kind}.csv"
+                frame.to_csv(path, index=False, lineterminator="\n")
+                written.append(path)
+            continue
+        est = res.table.copy()
+        est.insert(2, "label", est["estimand"].map(estimand_label))
+        truth = extras.get("truth")
+        if truth is not None and len(truth):
+            t = truth.rename(columns={"value": "truth"})[["factor", "estimand", "truth"]]
+            est = est.merge(t.drop_duplicates(["factor", "estimand"]), how="left",
+                            on=["factor", "estimand"])
+        frames = {"estimates": est, "components": res.components}
+        factors = extras.get("factors") or None
+        try:
+            frames["claims"] = compare_claims(res.table,
+                                              available=list(factors) if factors else None)
+        except CommonFactorsError:
+            pass  # the claims section of the page shows why
+        for kind, frame in frames.items():
+            path = folder / f"{stem}_{kind}.csv"
+            frame.to_csv(path, index=False, lineterminator="\n")
+            written.append(path)
+    return written
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,7 +551,7 @@ def _analyse(job: dict[str, Any], *, view: str, n_boot: int, seed: int | None, p
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            more = {} if outside is None else {"outside": outside}
+            more: dict[str, Any] = {} if outside is None else {"outside": outside}
             res = decompose(job["data"], factors=job["factors"], view=job.get("view", view),
                             n_boot=n_boot, seed=seed, progress=progress,
                             references=job["references"], **more)

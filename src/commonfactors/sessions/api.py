@@ -214,7 +214,7 @@ def read_sessions(
             raise CommonFactorsError(f"`{name}`: expecting True or False; got {flag!r}.")
 
     value_labels_option = value_labels
-    value_labels: dict[str, dict[Any, str]] = {}
+    file_labels: dict[str, dict[Any, str]] = {}
     variable_labels: dict[str, str] = {}
     how: dict[str, Any] = {}
     if isinstance(path_or_frame, pd.DataFrame):
@@ -225,7 +225,7 @@ def read_sessions(
                 "`encoding`/`sep`/`sheet`: only for files; the data are a DataFrame. Leave "
                 "them out.")
     elif isinstance(path_or_frame, (str, Path)):
-        raw, value_labels, variable_labels, how = read_table(
+        raw, file_labels, variable_labels, how = read_table(
             path_or_frame, format, encoding=encoding, sep=sep, sheet=sheet)
         source = str(path_or_frame)
     else:
@@ -250,7 +250,7 @@ def read_sessions(
     df = raw.copy(deep=True).rename(columns=renamed)
     df.attrs = {}
     n_read = len(df)
-    categories = labels_to_categories(df, value_labels, value_labels_option, mapping)
+    categories = labels_to_categories(df, file_labels, value_labels_option, mapping)
     na_counts = apply_na_values(df, na_values, mapping)
     declared = check_ranges(ranges, df, mapping)
     dates_info = sessions_from_dates(df, session_dates) if n_read else None
@@ -318,7 +318,7 @@ def read_sessions(
     front = [c for c in ROLES if c in df.columns]
     df = df[front + [c for c in df.columns if c not in front]]
     df = sort_canonical(df)
-    canon_labels = {renamed.get(c, c): v for c, v in value_labels.items()}
+    canon_labels = {renamed.get(c, c): v for c, v in file_labels.items()}
     canon_varlabels = {renamed.get(c, c): v for c, v in variable_labels.items()}
     df.attrs = {
         "commonfactors": {

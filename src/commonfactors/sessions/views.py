@@ -53,7 +53,7 @@ def change_view(
     ``improvement = pre - post`` in the higher = worse convention (positive = got better;
     with ``higher_is_better=True`` data the outcome is already sign-flipped by
     :func:`read_sessions`). Predictor means are taken over the observed sessions, skipping
-    missing predictor values. This is the pre-post change view of METHODS.md section 1 [1]_.
+    missing predictor values. This is the pre-post change view of docs/methods.md section 1 [1]_.
 
     References
     ----------

@@ -4,7 +4,7 @@
 **overrides)`` draws one dataset from the linear structural model of :mod:`commonfactors.simulation._dgp`
 and returns it with its population truth (:mod:`commonfactors.simulation.truth`).
 
-Presets encode the published claims (CLAIMS.md). Each preset fixes some parameters and states
+Presets encode the published claims (docs/claims.md). Each preset fixes some parameters and states
 headline targets (e.g. the relationship explains 12% of total improvement variance); the free
 parameters are solved for, at the requested design, so that the truth table shows the headline
 exactly. Keyword overrides are applied *after* calibration: they change the world, and the truth

@@ -19,7 +19,7 @@ product. From it:
   outcome, i.e. lower symptoms), oriented like the published alliance-outcome correlations;
 * ``share_mean_improvement``: the structural parts of the mean improvement relative to each
   group's reference level (alliance, expectancy: the configuration's reference values; technique:
-  the control arm), ``extra_therapeutic`` being the natural-course remainder (METHODS section 5).
+  the control arm), ``extra_therapeutic`` being the natural-course remainder (docs/methods.md section 5).
   This is the causal quantity: in ``spurious_alliance`` it is 0 for the relationship even though
   the alliance correlates with improvement.
 
@@ -39,7 +39,7 @@ import pandas as pd
 from ..decomposition.shapley import all_subsets, shapley_values
 from ..estimands import ESTIMANDS, VARIANCE_SHARES
 from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
-from ..models.terms import build_terms, counterfactual_terms, improvement_contrast
+from ..models.terms import View, build_terms, counterfactual_terms, improvement_contrast
 from ._dgp import Block, SimConfig, build_block
 from ._sample import sample_rows
 
@@ -335,12 +335,12 @@ def sim_references(cfg: SimConfig) -> dict[str, dict[str, float]]:
 
 
 def _predicted_improvement(data: pd.DataFrame, X: np.ndarray, b0: float, beta: np.ndarray,
-                           view: str) -> float:
+                           view: View) -> float:
     rows, _ = improvement_contrast(np.column_stack([np.ones(len(data)), X]), view, data)
     return float(rows.mean(axis=0) @ np.r_[b0, beta])
 
 
-def ols_mean_shares(data: pd.DataFrame, factors: dict[str, list[str]], view: str,
+def ols_mean_shares(data: pd.DataFrame, factors: dict[str, list[str]], view: View,
                     references: dict[str, dict[str, float]]) -> dict[str, float]:
     """Counterfactual shares of mean improvement from a least-squares fit of the default model.
 
@@ -370,7 +370,7 @@ def ols_mean_shares(data: pd.DataFrame, factors: dict[str, list[str]], view: str
 
 
 def empirical_truth(data: pd.DataFrame, factors: dict[str, list[str]] | None = None,
-                    view: str = "growth", cfg: SimConfig | None = None) -> pd.DataFrame:
+                    view: View = "growth", cfg: SimConfig | None = None) -> pd.DataFrame:
     """The truth's estimands by ordinary least squares on the default model's columns.
 
     On a large sample this reproduces :func:`analytic_truth` (a test checks it); with dropout or
@@ -433,7 +433,7 @@ def monte_carlo_truth(cfg: SimConfig, factors: dict[str, list[str]] | None = Non
                 # clients with a single observed session leave the change view by design
                 warnings.simplefilter("ignore", UserWarning)
                 d = rows if view == "growth" else change_view(rows)
-            t = empirical_truth(d, factors, view)
+            t = empirical_truth(d, factors, "growth" if view == "growth" else "change")
             t["batch"] = b
             frames.append(t)
     allt = pd.concat(frames)

@@ -28,7 +28,7 @@ __all__ = ["what_it_would_take", "WhatItWouldTake"]
 ESTIMANDS = SHARE_ESTIMANDS[:3] + ("share_mean_improvement", "correlation")
 _EFFECT = {"relationship": "alliance_effect", "technique": "technique_effect",
            "expectancy": "expectancy_effect"}
-# published comparison points (CLAIMS.md)
+# published comparison points (docs/claims.md)
 _PUBLISHED = {
     "relationship": [("correlation", 0.278, "Fluckiger et al. 2018: r = .278 [.256, .299]"),
                      ("cohens_d", 0.579, "Fluckiger et al. 2018: d = .579"),
