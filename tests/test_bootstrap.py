@@ -57,11 +57,11 @@ def test_different_seed_differs(sim, base):
 
 
 def test_growth_view_replicates_are_finite(sim):
-    res = cf.decompose(sim.data, factors=sim.factors, view="growth", n_boot=10, seed=1,
+    res = cf.decompose(sim.data, factors=sim.factors, view="growth", n_boot=20, seed=1,
                        progress=False)
     assert res.n_boot_failed == 0
     sh = res.replicates.filter(like="share_total_variance")
-    assert sh.shape == (10, 7) and np.isfinite(sh.to_numpy()).all()
+    assert sh.shape == (20, 7) and np.isfinite(sh.to_numpy()).all()
 
 
 # --------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def user_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def bundled_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report_bundled")
-    path = rp.run_report(None, n_boot=3, out=folder, seed=1, progress=False)
+    path = rp.run_report(None, n_boot=20, out=folder, seed=1, progress=False)
     return {"path": path, "html": path.read_text(encoding="utf-8")}
 
 

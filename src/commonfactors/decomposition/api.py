@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_factor_groups, check_int, check_option
+from .. import _analysis_input as AI
+from .._validation import check_analysis_args, check_columns, check_factor_groups, check_option
 from ..bootstrap import bootstrap_problem
-from ..errors import ColumnError, FactorGroupError
+from ..errors import ColumnError, DataValidationError, FactorGroupError
 from ..models._nested import NestedStats
 from ..models.terms import build_terms, counterfactual_terms, default_terms, improvement_contrast
 from . import _estimates as E
@@ -68,7 +69,8 @@ class Decomposition:
         if len(self.references):
             lines.append("reference levels for shares of mean improvement:")
             for r in self.references.itertuples():
-                lines.append(f"  {r.factor}: {r.column} = {r.reference:g} ({r.note})")
+                ref = f"{r.reference:g}" if isinstance(r.reference, (int, float)) else r.reference
+                lines.append(f"  {r.factor}: {r.column} = {ref} ({r.note})")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -143,16 +145,30 @@ def _codes(s: pd.Series) -> np.ndarray:
     return pd.factorize(s, sort=False)[0].astype(np.intp)
 
 
-def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[dict, list]:
-    """Reference level per (group, column): binary -> 0, otherwise the 10th percentile of client means."""
+def _default_references(frame: pd.DataFrame, factors, given, client, outside=(THERAPY_EXCLUDE,),
+                        categorical=None) -> tuple[dict, list]:
+    """Reference level per (group, column): given, else 0 for a 0/1 column, otherwise the 10th
+    percentile of client means; a categorical column's dummies are 0 (its reference level)."""
     refs: dict[str, dict[str, float]] = {}
     rows = []
+    categorical = categorical or {}
+    dummy_of = {d: c for c, inf in categorical.items() for d in inf["dummies"]}
     for g, cols in factors.items():
-        if g == THERAPY_EXCLUDE:
+        if g in outside:
             continue
         refs[g] = {}
         for col in cols:
             if col == "session":
+                continue
+            if col in dummy_of:
+                refs[g][col] = 0.0
+                src = dummy_of[col]
+                inf = categorical[src]
+                if inf["dummies"][0] == col:
+                    rows.append({"factor": g, "column": src, "reference": inf["reference"],
+                                 "note": f"reference level ({inf['rule']}); levels "
+                                         f"{', '.join(map(str, inf['levels']))}; dummies "
+                                         f"{', '.join(inf['dummies'])}"})
                 continue
             if given is not None and g in given and col in given[g]:
                 v, note = float(given[g][col]), "given"
@@ -170,6 +186,14 @@ def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[di
     return refs, rows
 
 
+def _remainder_label(outside: tuple, groups) -> str:
+    """Label of the remainder of the mean improvement (the group outside therapy)."""
+    label = outside[0] if len(outside) == 1 else THERAPY_EXCLUDE
+    if label in groups and label not in outside:
+        return "remainder"
+    return label
+
+
 def _merged(refs: dict, groups: list, mask: int) -> dict:
     """Reference levels of every group in the subset ``mask`` (bit j = groups[j])."""
     out = {}
@@ -183,8 +207,10 @@ def _contrast_rows(Xm: np.ndarray, view: str, frame: pd.DataFrame, client: str, 
     return improvement_contrast(Xm, view, frame, client=client, session=session)
 
 
-def _build(data, factors, view, references, client, therapist, session, reml):
+def _build(data, factors, view, references, client, therapist, session, reml,
+           outside=(THERAPY_EXCLUDE,), categorical=None):
     notes = []
+    categorical = categorical or {}
     has_t = therapist is not None and therapist in data.columns
     if view == "growth":
         frame = data
@@ -197,7 +223,17 @@ def _build(data, factors, view, references, client, therapist, session, reml):
             warnings.simplefilter("always")
             frame = change_view(data, predictors=preds)
         notes += [str(w.message) for w in rec]
+        # process measures are client means over the sessions where they were rated; a client
+        # with no rating of a factor column at all has no value and leaves the model
+        no_value = frame[preds].isna().any(axis=1) if preds else pd.Series(False, frame.index)
+        if no_value.any():
+            which = ", ".join(f"{c} ({int(frame[c].isna().sum())})" for c in preds
+                              if frame[c].isna().any())
+            notes.append(f"dropped {int(no_value.sum())} of {len(frame)} clients with no observed "
+                         f"value of a factor column (clients per column: {which})")
+            frame = frame.loc[~no_value].reset_index(drop=True)
         outcome = "improvement"
+    _check_design(frame, outcome, view, has_t, therapist, client)
     derived, terms = build_terms(frame, factors, view=view, client=client,
                                  therapist=therapist if has_t else None, time=session)
     present = {t.group for t in terms}
@@ -225,9 +261,10 @@ def _build(data, factors, view, references, client, therapist, session, reml):
     dm, _ = build_terms(frame, factors, view=view, client=client,
                         therapist=therapist if has_t else None, time=session, pooled=True)
     Xm = np.column_stack([np.ones(len(frame)), dm.to_numpy()])
-    refs, ref_rows = _default_references(frame, factors, references, client)
+    refs, ref_rows = _default_references(frame, factors, references, client, outside, categorical)
     rows_c, client_rows = _contrast_rows(Xm, view, frame, client, session)
-    mean_groups = tuple([g for g in groups if g in refs] + [THERAPY_EXCLUDE])
+    remainder = _remainder_label(outside, groups)
+    mean_groups = tuple([g for g in groups if g in refs] + [remainder])
 
     def contrast_for(g, ref):
         cf = counterfactual_terms(frame, factors, ref, view=view, columns=list(dm.columns),
@@ -235,13 +272,14 @@ def _build(data, factors, view, references, client, therapist, session, reml):
                                   time=session, pooled=True).to_numpy()
         return _contrast_rows(np.column_stack([np.ones(len(frame)), cf]), view, frame, client, session)[0]
 
-    ref_groups = [g for g in mean_groups if g != THERAPY_EXCLUDE]
+    ref_groups = [g for g in mean_groups if g != remainder]
     cf_rows = [rows_c] + [contrast_for(None, _merged(refs, ref_groups, mask))
                           for mask in range(1, 2 ** len(ref_groups))]
     corr_cols = []
+    multi = {d for inf in categorical.values() if len(inf["dummies"]) > 1 for d in inf["dummies"]}
     for g, cols in factors.items():
         main = [c for c in cols if c != session and c in dm.columns]
-        if main:
+        if main and main[0] not in multi:  # no single correlation for a multi-level arm
             corr_cols.append((g, 1 + list(dm.columns).index(main[0])))
     # units that the contrasts follow: the stats' inner groups, or rows for least squares
     if inner_codes is not None:
@@ -267,14 +305,15 @@ def _build(data, factors, view, references, client, therapist, session, reml):
                             groups=groups, inner_role=inner_role, outer_role=outer_role, reml=reml,
                             mean_stats=mstats, contrast_obs=contrast_obs, contrast_cf=contrast_cf,
                             contrast_n=contrast_n, mean_groups=mean_groups,
-                            corr_cols=tuple(corr_cols), corr_sign=-1.0 if view == "growth" else 1.0)
+                            corr_cols=tuple(corr_cols), corr_sign=-1.0 if view == "growth" else 1.0,
+                            outside=tuple(outside), remainder=remainder)
     else:
         notes.append("no therapist ids: the change model is fitted by least squares (no random effects)")
         problem = E.Problem(stats=None, rows=np.column_stack([X, y]), col_group=col_group,
                             col_level=col_level, groups=groups, inner_role=None, outer_role=None,
                             reml=reml, mean_rows=np.column_stack([Xm, y]), contrast_obs=contrast_obs,
                             contrast_cf=contrast_cf, contrast_n=contrast_n, mean_groups=mean_groups,
-                            corr_cols=tuple(corr_cols))
+                            corr_cols=tuple(corr_cols), outside=tuple(outside), remainder=remainder)
     rand = []
     if view == "growth":
         if has_t:
@@ -282,7 +321,8 @@ def _build(data, factors, view, references, client, therapist, session, reml):
         rand.append(f"(1 | {client})")
     elif has_t:
         rand.append(f"(1 | {therapist})")
-    formula = f"{outcome} ~ " + " + ".join(names[1:]) + (" + " + " + ".join(rand) if rand else "")
+    formula = (f"{outcome} ~ " + " + ".join(AI.formula_name(n) for n in names[1:])
+               + (" + " + " + ".join(rand) if rand else ""))
     fit_frame = pd.concat([frame[[c for c in (therapist, client) if c and c in frame]].reset_index(drop=True),
                            derived.reset_index(drop=True),
                            pd.Series(y, name=outcome)], axis=1)
@@ -302,7 +342,7 @@ def _build(data, factors, view, references, client, therapist, session, reml):
 
 def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "percentile",
               seed=None, n_jobs: int = 1, progress: bool | None = None, references=None,
-              resample_clients: bool = False, level: float = 0.95, reml: bool = True,
+              outside=None, resample_clients: bool = False, level: float = 0.95, reml: bool = True,
               client: str = "client", therapist: str | None = "therapist",
               session: str = "session") -> Decomposition:
     """Decompose outcome variance and mean improvement into factor groups, with intervals.
@@ -386,8 +426,8 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     ['d_therapist', 'icc_therapist', 'icc_therapist_adjusted']
     """
     check_option("view", view, ("growth", "change"))
-    check_option("ci", ci, ("percentile", "basic", "bca"))
-    n_boot = check_int("n_boot", n_boot, minimum=0)
+    args = check_analysis_args(n_boot=n_boot, level=level, seed=seed, n_jobs=n_jobs, ci=ci)
+    n_boot, level, seed, n_jobs = args["n_boot"], args["level"], args["seed"], args["n_jobs"]
     if not isinstance(data_or_fit, pd.DataFrame):
         from ..models.mixed import MixedFit
 
@@ -401,33 +441,57 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
             from ._from_fit import problem_from_fit
 
             factors = check_factor_groups(factors, min_groups=2)
+            outside = AI.resolve_outside(outside, factors)
+            AI.warn_group_names(factors)
+            AI.check_references(references, factors, outside, data_or_fit.data, (),
+                                session=session)
             problem, info = problem_from_fit(data_or_fit, factors, view, references, client,
-                                             therapist, session)
+                                             therapist, session, outside)
             return _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress,
                            resample_clients, level, data_or_fit)
         raise ColumnError(
             "`data_or_fit`: expecting a DataFrame of sessions or a commonfactors MixedFit; got "
             f"{type(data_or_fit).__name__}.")
     factors = check_factor_groups(factors, min_groups=2)
+    outside = AI.resolve_outside(outside, factors)
+    AI.warn_group_names(factors)
+    if therapist is not None and therapist not in data_or_fit.columns and therapist != "therapist":
+        check_columns(data_or_fit, [therapist], param="therapist")
     cols = [c for cs in factors.values() for c in cs]
     need = ["outcome", client] + cols + ([session] if session in cols or view == "change" else [])
     check_columns(data_or_fit, need, param="data")
-    data = data_or_fit.copy()
-    used = [c for c in dict.fromkeys(need + ([therapist] if therapist in data else []))]
+    data, factors = _canonical(data_or_fit, factors, client, therapist, session)
+    client, session = "client", "session"
+    therapist = "therapist" if "therapist" in data.columns else None
+    AI.check_keys(data, client=client, therapist=therapist, session=session, where="decompose")
+    _check_values(data, factors, session)
+    cat_cols = {c for c in cols if c != session and AI.is_categorical(data, c)}
+    num_refs = AI.check_references(references, factors, outside, data, cat_cols, session=session)
+    data, factors, categorical = AI.code_categoricals(data, factors, references, outside,
+                                                     protected=(session,))
+    cols = [c for cs in factors.values() for c in cs]
+    keys = [c for c in ("therapist", "client", "session") if c in data.columns]
+    from ..sessions.api import summarize_sessions
+
+    try:  # what the user's rows look like, missing values per column included
+        summary = summarize_sessions(data)
+    except Exception:  # noqa: BLE001 - the summary is descriptive only
+        summary = None
+    # growth view: a row enters the model with every column; change view: pre and post come
+    # from the outcome alone, and factor columns are client means over the rated sessions
+    used = list(dict.fromkeys(keys + ["outcome"] + cols)) if view == "growth" else keys
     n_before = len(data)
     data = data.dropna(subset=used)
     notes = []
     if len(data) < n_before:
         notes.append(f"dropped {n_before - len(data)} of {n_before} rows with a missing value in "
                      f"{', '.join(used)}")
-    problem, info = _build(data, factors, view, references, client, therapist, session, reml)
+    problem, info = _build(data, factors, view, num_refs, client, therapist, session, reml,
+                           outside, categorical)
     info["notes"] = notes + info["notes"]
-    from ..sessions.api import summarize_sessions
-
-    try:
-        info["data_summary"] = summarize_sessions(data)
-    except Exception:  # noqa: BLE001 - the summary is descriptive only
-        info["data_summary"] = None
+    info["data_summary"] = summary
+    if categorical:
+        info["categorical"] = categorical
     fit = None
     if info["rand"]:
         from ..models.mixed import fit_mixed
@@ -438,6 +502,86 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         info["notes"] += [f"full model: {w.message}" for w in rec if "dropped" not in str(w.message)]
     return _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_clients,
                    level, fit)
+
+
+def _canonical(data: pd.DataFrame, factors: dict, client: str, therapist, session: str):
+    """A copy with the id and session columns under their canonical names."""
+    ren = {}
+    for role, col in (("client", client), ("therapist", therapist), ("session", session)):
+        if col is None or col == role or col not in data.columns:
+            continue
+        if role in data.columns:
+            raise ColumnError(
+                f"`{role}`: you named {col!r} as the {role} column, but the data also have a "
+                f"column named {role!r}; rename or drop that column first.")
+        ren[col] = role
+    out = data.rename(columns=ren) if ren else data.copy()
+    out.attrs = dict(data.attrs)
+    if therapist is None and "therapist" in out.columns:
+        out = out.drop(columns="therapist")
+    if ren:
+        factors = {g: [ren.get(c, c) for c in cs] for g, cs in factors.items()}
+    return out, factors
+
+
+def _check_values(data: pd.DataFrame, factors: dict, session: str) -> None:
+    """The outcome and numeric factor columns hold finite numbers; the outcome varies."""
+    y = data["outcome"]
+    if pd.api.types.is_bool_dtype(y.dtype) or not pd.api.types.is_numeric_dtype(y.dtype):
+        bad = y[pd.to_numeric(y, errors="coerce").isna() & y.notna()]
+        raise ColumnError(
+            f"column 'outcome': expecting numbers (a symptom score); found dtype {y.dtype}"
+            + (f" with values such as {AI._show(pd.unique(bad))}" if len(bad) else "")
+            + ". Recode those values as numbers or as missing (cf.read_sessions does).")
+    for c in ["outcome"] + [c for cs in factors.values() for c in cs]:
+        s = data[c]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            inf = np.isinf(s.to_numpy(dtype=float))
+            if inf.any():
+                raise ColumnError(
+                    f"column {c!r}: expecting finite numbers; found {int(inf.sum())} infinite "
+                    f"value(s) (rows {AI._show(list(s.index[inf]))}). Set them to missing or "
+                    "correct them.")
+            if c != "outcome" and s.notna().sum() == 0:
+                raise ColumnError(f"column {c!r}: every value is missing; remove it from "
+                                  "`factors` or check the column.")
+    obs = y.dropna()
+    if obs.empty:
+        raise ColumnError("column 'outcome': every value is missing; expecting observed scores.")
+    if float(obs.max()) == float(obs.min()):
+        raise ColumnError(
+            f"column 'outcome': every observed value is {obs.iloc[0]:g}; a constant outcome has no "
+            "variance and no improvement to decompose. Check the outcome column.")
+
+
+def _check_design(frame: pd.DataFrame, outcome: str, view: str, has_t: bool, therapist, client):
+    """Enough clients and therapists, and an outcome that varies, in the analysed rows."""
+    y = frame[outcome]
+    if len(y) and float(y.max()) == float(y.min()):
+        what = "improvement (pre - post)" if outcome == "improvement" else "outcome"
+        raise DataValidationError(
+            f"column {what!r}: every client has the same value ({y.iloc[0]:g}) in the {view} "
+            "view, so there is no variance to decompose. Check the outcome and session columns.")
+    n_units = frame[client].nunique()
+    if n_units < 3:
+        raise DataValidationError(
+            f"`data`: {n_units} client(s) in the {view} view; expecting several clients (each "
+            "with at least 2 observed sessions in the change view).")
+    if not has_t:
+        return
+    n_t = frame[therapist].nunique()
+    if n_t < 3:
+        raise DataValidationError(
+            f"column 'therapist': {n_t} therapist(s) in the analysed rows; a therapist variance "
+            "cannot be estimated from so few (30 or more give a usable estimate). Pass "
+            "therapist=None to analyse clients without a therapist level.")
+    per = frame.groupby(therapist)[client].nunique()
+    if (per <= 1).all():
+        raise DataValidationError(
+            "column 'therapist': every therapist has one client in the analysed rows, so "
+            "therapist differences cannot be told apart from client differences. Pass "
+            "therapist=None to analyse clients without a therapist level, or use data with "
+            "several clients per therapist.")
 
 
 def _finish(problem, info, view, n_boot, ci, seed, n_jobs, progress, resample_clients, level, fit):
