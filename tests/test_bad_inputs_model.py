@@ -395,3 +395,20 @@ def test_callers_frame_is_not_modified(sim):
     _quiet(cf.decompose, d, factors=FACTORS, view="change", n_boot=0)
     pd.testing.assert_frame_equal(d, before)
     assert d.attrs == {"commonfactors": {"value_labels": {}}}
+
+
+def test_report_shows_missing_values_and_the_control_reference(sim, tmp_path):
+    from commonfactors.report import run_report
+
+    d = _arm_labels(sim)
+    d.loc[d["session"] == 0, "alliance"] = np.nan
+    csv = tmp_path / "clinic.csv"
+    d.to_csv(csv, index=False)
+    path = _quiet(run_report, str(csv), factors=FACTORS, view="change", n_boot=0,
+                  out=tmp_path / "out", progress=False)
+    html = path.read_text(encoding="utf-8")
+    n_missing = int((d["session"] == 0).sum())
+    assert f"alliance: {n_missing}" in html and "missing values</th><td>none" not in html
+    refs = html[html.index('data-table="references"'):]
+    refs = refs[:refs.index("</table>")]
+    assert "<td>arm</td><td>TAU</td>" in refs

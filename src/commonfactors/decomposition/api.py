@@ -358,9 +358,16 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         ``within_<innermost>``, ``between_<factor>``; total measures only for crossed
         factors), and the intervals come from a cluster bootstrap over the outermost factor.
     factors : dict
-        ``{group: [columns]}``, at least two groups, a column in one group only. The group
-        ``extra_therapeutic`` is treated as outside therapy (``share_therapy_variance``) and
-        carries the remainder of the mean improvement. ``correlation`` is the zero-order
+        ``{group: [columns]}``, at least two groups, a column in one group only. The groups in
+        ``outside`` are outside therapy (left out of ``share_therapy_variance``'s denominator)
+        and carry the remainder of the mean improvement. A group name close to a standard one
+        (``relationship, technique, expectancy, extra_therapeutic``) but not equal warns ("did
+        you mean ..."), since claims are matched by name. Column names need not be valid Python
+        names (``"alliance score"``, ``"WAI-SR"``): they are quoted in the fitted formula.
+        A text, category, boolean or value-labelled column (SPSS codes with labels, or a
+        two-level column recoded by :func:`commonfactors.read_sessions`) is categorical: it is
+        dummy-coded inside its group (``arm[CBT]``, ``arm[IPT]`` against the reference level)
+        and stays one group. ``correlation`` is the zero-order
         correlation of each group's first column with improvement (change view: client mean
         against pre - post; growth view: session value against lower symptoms, i.e. minus the
         outcome), oriented like the published alliance-outcome correlations.
@@ -370,23 +377,43 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         change: one row per client, ``improvement ~ level-pure parts + (1 | therapist)``
         (see :mod:`commonfactors.models.terms`). The fitted formula is in ``.formula``.
     n_boot : int
-        Cluster-bootstrap replicates (therapists resampled; 0 = point estimates only).
+        Cluster-bootstrap replicates (therapists resampled): 0 for point estimates only, or at
+        least 20 (fewer cannot give a 95% interval; below 200 a warning says the interval is
+        rough).
     ci : {"percentile", "basic", "bca"}
         Percentile (default), basic (reverse percentile: corrects for the bootstrap's estimate
         of bias, which suits the small-sample upward bias of R2-type shares) or BCa.
-    seed : int, optional
-        Seed of the bootstrap (results do not depend on ``n_jobs``).
+    seed : int, numpy Generator or None
+        Seed of the bootstrap (results do not depend on ``n_jobs``). None draws a seed and a
+        Generator gives one; the seed used is stored in ``.seed``, so any run can be repeated.
     n_jobs : int
-        joblib workers (``-1``: all cores); inside ``joblib.parallel_backend("dask")`` the
-        replicates run on a Dask cluster.
+        joblib workers (a non-zero integer, ``-1``: all cores); inside
+        ``joblib.parallel_backend("dask")`` the replicates run on a Dask cluster.
     progress : bool, optional
         Progress bar (default: interactive sessions only).
     references : dict, optional
         Reference ("absent") level of each factor column for the shares of mean improvement,
-        ``{group: {column: value}}``. Default: 0 for a 0/1 column (control arm), otherwise the
-        10th percentile of client means; always reported in ``.references``.
+        ``{group: {column: value}}``, e.g. ``{"technique": {"arm": "TAU"}, "relationship":
+        {"alliance": 3.0}}``. Numeric columns default to 0 for a 0/1 column (control arm),
+        otherwise the 10th percentile of client means. A categorical column takes a level; its
+        default is ``False`` for a boolean column, else the one level that is a recognised
+        control label (control, TAU / treatment as usual, care as usual, usual care, waitlist,
+        no treatment, placebo, ...); with none or several such levels an error asks for it
+        (never alphabetical). Unknown groups or columns, groups in ``outside`` and numeric
+        values outside the observed range by more than its width raise; values just outside
+        it warn. Always reported in ``.references`` and in :meth:`Decomposition.summary`.
+    outside : sequence of str, optional
+        Factor groups outside therapy. Default: ``("extra_therapeutic",)`` when the mapping has
+        that group, otherwise none. Names that are not groups raise.
     resample_clients : bool
         Also resample clients within each drawn therapist.
+    level : float
+        Coverage of the intervals, strictly between 0 and 1.
+    client, therapist, session : str
+        Column names. ``therapist=None`` (or the default ``"therapist"`` absent from the data)
+        analyses clients without a therapist level; another therapist name that is not a
+        column raises. Each (client, session) pair must occur once and each client under one
+        therapist (DataValidationError naming the rows otherwise).
 
     Returns
     -------
@@ -398,11 +425,33 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
 
     Notes
     -----
+    Missing values: in the change view ``pre`` and ``post`` come from the outcome alone (the
+    first and last observed outcome, whether or not a process measure was rated at that
+    session) and each factor column is the client's mean over the sessions where it was
+    observed (:func:`commonfactors.change_view`); a client with no observed value of a factor
+    column leaves the model (counted in ``notes``). In the growth view a row enters with every
+    column. ``data_summary["missing"]`` counts missing values per column of the data given.
+
+    Therapist ICC. ``icc_therapist`` is the null-model ICC: the therapist intercept variance
+    over the sum of the intercept variances and the residual variance of a random-intercept
+    model of the same rows. For the default models the null model is the model without any
+    factor group. For a user's fit with random slopes (``decompose(fit)``, e.g. ``(1 + session
+    | therapist)``) the null model keeps the intercept and the fixed counterparts of the
+    random slopes (the time terms) and has random intercepts only: a null model that keeps
+    random slopes while dropping their fixed effects inflates the slope variances.
+    ``icc_therapist_adjusted`` is from the fitted model, the therapist's random-effect variance
+    (intercept plus slopes averaged over the rows; Johnson 2014) over all random-effect variance
+    plus the residual. With random slopes the ICC depends on time: ``icc_therapist_first`` and
+    ``icc_therapist_last`` are the fitted model's ICC at the first and last value of the slope
+    variable, ``z' T z`` of each level over their sum plus the residual variance (Snijders &
+    Bosker 2012, section 8.1; Goldstein 2011). ``d_therapist = 2 sqrt(ICC / (1 - ICC))`` uses
+    the null-model ICC.
+
     ``share_total_variance`` is the Shapley value of the group over the marginal R2 of every
     subset model, each refitted with the same random effects and rows and with its own
     denominator (glmm.hp; Lai et al. 2022); they sum to the full model's marginal R2.
     ``share_explained_variance`` divides by that R2, ``share_therapy_variance`` by the sum over
-    groups other than ``extra_therapeutic``. ``part_r2`` is partR2's (Stoffel et al. 2021).
+    groups not in ``outside``. ``part_r2`` is partR2's (Stoffel et al. 2021).
     Variance-component shares of therapist, client and residual are of the full model's total
     variance. ``share_mean_improvement`` is the counterfactual share of the mean predicted
     improvement (METHODS section 5) from a mean model with one pooled coefficient per factor
@@ -416,6 +465,10 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     2. Stoffel, M. A., Nakagawa, S., & Schielzeth, H. (2021). partR2. PeerJ, 9, e11414.
     3. Lai, J., Zou, Y., Zhang, S., Zhang, X., & Mao, L. (2022). glmm.hp. Journal of Plant
        Ecology, 15, 1302-1307.
+    4. Snijders, T. A. B., & Bosker, R. J. (2012). Multilevel analysis (2nd ed.). Sage.
+    5. Goldstein, H. (2011). Multilevel statistical models (4th ed.). Wiley.
+    6. Johnson, P. C. D. (2014). Extension of Nakagawa & Schielzeth's R2GLMM to random slopes
+       models. Methods in Ecology and Evolution, 5, 944-946.
 
     Examples
     --------
@@ -423,7 +476,14 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     >>> sim = cf.simulate("norcross_lambert_2011", n_therapists=20, seed=1)
     >>> res = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=0)
     >>> sorted(res.table["estimand"].unique())[:3]
-    ['d_therapist', 'icc_therapist', 'icc_therapist_adjusted']
+    ['correlation', 'd_therapist', 'icc_therapist']
+
+    A text arm is dummy-coded against its control level (recognised by its label):
+
+    >>> d = sim.data.assign(arm=sim.data["arm"].map({0: "TAU", 1: "CBT"}))
+    >>> res = cf.decompose(d, factors=sim.factors, view="change", n_boot=0)
+    >>> res.references.set_index("column").loc["arm", "reference"]
+    'TAU'
     """
     check_option("view", view, ("growth", "change"))
     args = check_analysis_args(n_boot=n_boot, level=level, seed=seed, n_jobs=n_jobs, ci=ci)
