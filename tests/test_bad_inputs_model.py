@@ -412,3 +412,36 @@ def test_report_shows_missing_values_and_the_control_reference(sim, tmp_path):
     refs = html[html.index('data-table="references"'):]
     refs = refs[:refs.index("</table>")]
     assert "<td>arm</td><td>TAU</td>" in refs
+
+
+# ---------------------------------------------------------------------------------------------
+# design_based_shares names the user's columns, not internal arrays
+# ---------------------------------------------------------------------------------------------
+def _arms():
+    return pd.DataFrame({"trial": [1, 1, 1, 2, 2, 2, 3, 3, 3],
+                         "arm": ["waitlist", "placebo", "active"] * 3,
+                         "d": [0.5, 1.2, 1.5, 0.4, 1.3, 1.5, 0.6, 1.25, 1.5],
+                         "size": [40] * 9, "var": [0.05] * 9})
+
+
+@pytest.mark.parametrize("change, kw, err, pat", [
+    ({"var": (0, 0.0)}, dict(var_col="var"), DataValidationError,
+     r"`var_col`: column 'var' must hold sampling variances > 0; found 0 \(rows 0\)"),
+    ({"size": (4, 1)}, dict(n_col="size"), DataValidationError,
+     r"`n_col`: column 'size' must hold arm sizes > 1; found 1 \(rows 4\)"),
+    ({"d": (2, "abc")}, dict(n_col="size"), ColumnError,
+     r"`change_col`: column 'd' must hold numbers .*'abc'"),
+    ({"d": (2, np.inf)}, dict(n_col="size"), DataValidationError,
+     r"`change_col`: column 'd' .* found inf \(rows 2\)"),
+    ({}, dict(n_col="size", pre_post_r=1.0), ConfigError, r"`pre_post_r`: expecting a number"),
+])
+def test_design_based_shares_messages(change, kw, err, pat):
+    from commonfactors.meta import design_based_shares
+
+    arms = _arms()
+    for col, (row, value) in change.items():
+        arms[col] = arms[col].astype(object)
+        arms.loc[row, col] = value
+    with pytest.raises(err, match=pat):
+        design_based_shares(arms, arm_col="arm", change_col="d", study_col="trial", n_boot=0,
+                            **kw)

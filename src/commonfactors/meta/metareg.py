@@ -381,6 +381,26 @@ def _shares(means: np.ndarray) -> np.ndarray:
 _SHARE_FACTORS = ("extra_therapeutic", "nonspecific", "technique")
 
 
+def _arm_numbers(data: pd.DataFrame, col: str, param: str, what: str,
+                 low: float | None = None) -> np.ndarray:
+    """Column ``col`` of the arm table as finite floats (> ``low``), or a clear error."""
+    s = data[col]
+    num = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_bool_dtype(s.dtype) else s * np.nan
+    bad = s.notna() & num.isna()
+    if bad.any():
+        shown = ", ".join(map(repr, pd.unique(s[bad])[:5]))
+        raise ColumnError(f"{param}: column {col!r} must hold numbers ({what}); found {shown}.")
+    x = num.to_numpy(dtype=float)
+    wrong = ~np.isfinite(x) | ((x <= low) if low is not None else False)
+    if wrong.any():
+        rows = ", ".join(map(str, list(data.index[wrong])[:5]))
+        shown = ", ".join(f"{v:g}" for v in x[wrong][:5])
+        raise DataValidationError(
+            f"{param}: column {col!r} must hold {what}; found {shown} (rows {rows}). Correct or "
+            "drop those arms.")
+    return x
+
+
 def design_based_shares(
     arms: pd.DataFrame,
     *,
@@ -504,11 +524,14 @@ def design_based_shares(
             f"`arms`: {int(bad.sum())} arm(s) have a missing {change_col!r}, {size_col!r} or "
             f"{study_col!r}; drop or fill them first."
         )
-    y = data[change_col].to_numpy(dtype=float)
+    pre_post_r = check_number("pre_post_r", pre_post_r, low=-1.0, high=1.0, low_inclusive=False,
+                              high_inclusive=False)
+    y = _arm_numbers(data, change_col, "`change_col`", "the standardized pre-post change")
     if var_col is not None:
-        v = data[var_col].to_numpy(dtype=float)
+        v = _arm_numbers(data, var_col, "`var_col`", "sampling variances > 0", low=0.0)
     else:
-        v = pre_post_variance(y, data[n_col].to_numpy(dtype=float), pre_post_r)
+        n = _arm_numbers(data, n_col, "`n_col`", "arm sizes > 1", low=1.0)
+        v = pre_post_variance(y, n, pre_post_r)
     types = data["_type"].to_numpy(dtype=object)
     missing = [t for t in ARM_TYPES if t not in set(types)]
     if missing:
