@@ -445,3 +445,13 @@ def test_design_based_shares_messages(change, kw, err, pat):
     with pytest.raises(err, match=pat):
         design_based_shares(arms, arm_col="arm", change_col="d", study_col="trial", n_boot=0,
                             **kw)
+
+
+def test_categorical_reference_is_in_the_notes_and_sensitivity_refuses_it(sim):
+    res = _quiet(cf.decompose, _arm_labels(sim, three=True), factors=FACTORS, view="change",
+                 n_boot=0)
+    assert any(n.startswith("arm (technique) is categorical: levels CBT, IPT, TAU; reference "
+                            "level TAU") for n in res.notes)
+    with pytest.raises(FactorGroupError, match="'arm' of 'technique' is categorical"):
+        res.sensitivity("technique")
+    assert len(res.sensitivity("relationship")) == 11

@@ -118,7 +118,14 @@ class Decomposition:
                 f"`factor`: no share of mean improvement for {factor!r}; available: "
                 f"{', '.join(m.get('refs', {})) or 'none (no reference levels)'}.")
         refs = m["refs"][factor]
-        column = column or next(iter(refs))
+        dummies = m.get("dummies", {})
+        column = column or next((c for c in refs if c not in dummies), None)
+        if column is None or column in dummies:
+            src = dummies.get(column) or next(iter({dummies[c] for c in refs if c in dummies}))
+            raise FactorGroupError(
+                f"`column`: {src!r} of {factor!r} is categorical; its reference is a level, not "
+                "a value on a scale. Compare levels by rerunning decompose with "
+                f"references={{{factor!r}: {{{src!r}: <level>}}}}.")
         if column not in refs:
             raise ColumnError(f"`column`: {column!r} is not a column of {factor!r} ({', '.join(refs)}).")
         if values is None:
@@ -552,6 +559,12 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     info["data_summary"] = summary
     if categorical:
         info["categorical"] = categorical
+        info["mean_info"]["dummies"] = {d: c for c, inf in categorical.items()
+                                        for d in inf["dummies"]}
+        for c, inf in categorical.items():
+            info["notes"].append(
+                f"{c} ({inf['group']}) is categorical: levels {', '.join(map(str, inf['levels']))}"
+                f"; reference level {inf['reference']} ({inf['rule']})")
     fit = None
     if info["rand"]:
         from ..models.mixed import fit_mixed
