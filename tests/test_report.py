@@ -160,10 +160,10 @@ def test_claims_table_matches_compare_claims(user_run):
 
 def test_command_line_writes_the_report(user_run, tmp_path):
     code = cli.main(["report", str(user_run["csv"]), "--factors", str(user_run["fjson"]),
-                     "--n-boot", "2", "--out", str(tmp_path), "--quiet"])
+                     "--n-boot", "20", "--out", str(tmp_path), "--quiet"])
     assert code == 0
     html = (tmp_path / "commonfactors_report.html").read_text(encoding="utf-8")
-    assert "2 cluster-bootstrap replicates" in html
+    assert "20 cluster-bootstrap replicates" in html
 
 
 # ------------------------------------------------------------------------------------------
