@@ -455,3 +455,12 @@ def test_categorical_reference_is_in_the_notes_and_sensitivity_refuses_it(sim):
     with pytest.raises(FactorGroupError, match="'arm' of 'technique' is categorical"):
         res.sensitivity("technique")
     assert len(res.sensitivity("relationship")) == 11
+
+
+def test_own_column_names_give_the_same_result(sim, change_ref):
+    d = sim.data.rename(columns={"therapist": "TherID", "client": "Client ID", "session": "week"})
+    f = {**FACTORS, "extra_therapeutic": ["week", "support"]}
+    res = _quiet(cf.decompose, d, factors=f, view="change", n_boot=0, therapist="TherID",
+                 client="Client ID", session="week")
+    np.testing.assert_allclose(res.table["estimate"], change_ref.table["estimate"], rtol=1e-10)
+    assert (res.n_clients, res.n_therapists) == (change_ref.n_clients, change_ref.n_therapists)

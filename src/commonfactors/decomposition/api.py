@@ -532,6 +532,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     therapist = "therapist" if "therapist" in data.columns else None
     AI.check_keys(data, client=client, therapist=therapist, session=session, where="decompose")
     _check_values(data, factors, session)
+    cols = [c for cs in factors.values() for c in cs]
     cat_cols = {c for c in cols if c != session and AI.is_categorical(data, c)}
     num_refs = AI.check_references(references, factors, outside, data, cat_cols, session=session)
     data, factors, categorical = AI.code_categoricals(data, factors, references, outside,
