@@ -221,7 +221,7 @@ def test_bundled_run_shows_the_truth_beside_estimates(bundled_run):
     # the presets' reference levels were used for the mean shares
     refs = _table(sec, "references")
     assert "alliance" in refs and "<td>3.0</td>" in refs
-    assert "3 cluster-bootstrap replicates" in html
+    assert "20 cluster-bootstrap replicates" in html
 
 
 # ------------------------------------------------------------------------------------------
