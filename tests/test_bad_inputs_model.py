@@ -299,7 +299,7 @@ def test_absent_therapist_column_raises(sim):
 # 10. therapist ICC with random time slopes
 # ---------------------------------------------------------------------------------------------
 def test_icc_with_random_slopes_matches_the_truth():
-    from commonfactors.truth import analytic_truth
+    from commonfactors.simulation.truth import analytic_truth
 
     s = cf.simulate("norcross_lambert_2011", n_therapists=100, seed=0)
     fit = _quiet(cf.fit_mixed, s.data, "outcome ~ session + alliance + arm + expectancy + "

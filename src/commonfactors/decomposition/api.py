@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .. import _analysis_input as AI
 from .._validation import check_analysis_args, check_columns, check_factor_groups, check_option
 from ..bootstrap import bootstrap_problem
 from ..errors import ColumnError, DataValidationError, FactorGroupError
 from ..models._nested import NestedStats
 from ..models.terms import build_terms, counterfactual_terms, default_terms, improvement_contrast
+from ..sessions import check_keys
 from . import _estimates as E
+from . import _inputs as AI
 
 __all__ = ["decompose", "Decomposition", "components"]
 
@@ -530,7 +531,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     data, factors = _canonical(data_or_fit, factors, client, therapist, session)
     client, session = "client", "session"
     therapist = "therapist" if "therapist" in data.columns else None
-    AI.check_keys(data, client=client, therapist=therapist, session=session, where="decompose")
+    check_keys(data, client=client, therapist=therapist, session=session, where="decompose")
     _check_values(data, factors, session)
     cols = [c for cs in factors.values() for c in cs]
     cat_cols = {c for c in cols if c != session and AI.is_categorical(data, c)}

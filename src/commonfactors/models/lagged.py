@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .._analysis_input import check_keys
 from .._validation import check_columns, check_option
 from ..errors import ColumnError, DataValidationError
+from ..sessions import check_keys
 
 __all__ = ["lagged_effects"]
 

@@ -29,7 +29,7 @@ from ..errors import ColumnError, ModelSpecError
 from . import _nested
 from . import general as _general
 from ._adapter import adapter
-from .._analysis_input import check_keys
+from ..sessions import check_keys
 from ._design import _design, _fit_statsmodels
 from ._identify import flat_directions, theta_labels
 

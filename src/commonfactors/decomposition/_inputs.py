@@ -1,10 +1,5 @@
-"""Turning a user's session frame and arguments into what the estimators need, with clear errors.
+"""Turning a user's factor groups and arguments into what the estimators need, with clear errors.
 
-Shared by :func:`commonfactors.decompose`, :func:`commonfactors.fit_mixed` and
-:func:`commonfactors.lagged_effects`:
-
-* :func:`check_keys`: one row per (client, session), each client under one therapist; a problem
-  raises :class:`~commonfactors.errors.DataValidationError` naming the rows and what to do;
 * :func:`resolve_outside` and :func:`warn_group_names`: which factor groups count as outside
   therapy, and a "did you mean" warning for a group name close to a standard one;
 * :func:`code_categoricals`: text, category, boolean and value-labelled factor columns become
@@ -31,8 +26,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ._validation import did_you_mean
-from .errors import ArgumentError, ColumnError, DataValidationError, FactorGroupError
+from .._validation import did_you_mean
+from ..errors import ArgumentError, ColumnError, FactorGroupError
 
 STANDARD_GROUPS = ("relationship", "technique", "expectancy", "extra_therapeutic")
 DEFAULT_OUTSIDE = ("extra_therapeutic",)
@@ -55,54 +50,6 @@ def _show(values) -> str:
     values = list(values)
     out = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in values[:_N_SHOWN])
     return out + (f", ... ({len(values)} in all)" if len(values) > _N_SHOWN else "")
-
-
-# --------------------------------------------------------------------------------------------
-# keys: duplicates and nesting
-# --------------------------------------------------------------------------------------------
-def check_keys(data: pd.DataFrame, *, client: str, therapist: str | None, session: str | None,
-               where: str) -> None:
-    """Raise DataValidationError for duplicated (client, session) rows or a client under two
-    therapists, naming the rows (index labels of ``data``) and what to do."""
-    if client not in data.columns:
-        return
-    if therapist is not None and therapist in data.columns:
-        ids = data[[client, therapist]].dropna()
-        n_ther = ids.groupby(client, sort=False)[therapist].nunique()
-        crossed = n_ther[n_ther > 1]
-        if len(crossed):
-            parts = []
-            for c in list(crossed.index)[:_N_SHOWN]:
-                sub = ids.loc[ids[client] == c, therapist]
-                per = sub.groupby(sub, sort=False).groups
-                parts.append(f"client {c!r} under therapists " + ", ".join(
-                    f"{t!r} (rows {_show(list(r))})" for t, r in per.items()))
-            more = f"; {len(crossed)} clients in all" if len(crossed) > _N_SHOWN else ""
-            raise DataValidationError(
-                f"{where}: columns {client!r}/{therapist!r}: expecting each client to see one "
-                f"therapist; found {'; '.join(parts)}{more}. If a client changed therapist or "
-                "two clients share an id, give them distinct ids (e.g. therapist + '_' + client); "
-                "if it is a data-entry error, correct the therapist of those rows. "
-                "cf.check_sessions lists every such problem at once.")
-    if session is not None and session in data.columns:
-        dup = data.duplicated([client, session], keep=False)
-        if dup.any():
-            d = data.loc[dup, [client, session]]
-            pairs = d.drop_duplicates()
-            exact = data.loc[dup].duplicated(keep=False).all()
-            parts = []
-            for c, s in pairs.head(_N_SHOWN).itertuples(index=False):
-                rows = d.index[(d[client] == c) & (d[session] == s)]
-                parts.append(f"client {c!r} session {s!r} (rows {_show(list(rows))})")
-            more = f"; {len(pairs)} pairs in all" if len(pairs) > _N_SHOWN else ""
-            what = ("the repeated rows are exact copies: remove them (cf.clean_sessions does) "
-                    if exact else
-                    "the repeated rows differ: decide which one is right and drop the others, "
-                    "or average them yourself ")
-            raise DataValidationError(
-                f"{where}: columns {client!r}/{session!r}: expecting one row per client and "
-                f"session; found {len(pairs)} repeated pair(s): {'; '.join(parts)}{more}; "
-                f"{what}before the analysis.")
 
 
 # --------------------------------------------------------------------------------------------
