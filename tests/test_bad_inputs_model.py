@@ -464,3 +464,11 @@ def test_own_column_names_give_the_same_result(sim, change_ref):
                  client="Client ID", session="week")
     np.testing.assert_allclose(res.table["estimate"], change_ref.table["estimate"], rtol=1e-10)
     assert (res.n_clients, res.n_therapists) == (change_ref.n_clients, change_ref.n_therapists)
+
+
+def test_fit_mixed_names_an_infinite_column(sim):
+    d = sim.data.copy()
+    d.loc[7, "alliance"] = -np.inf
+    with pytest.raises(ColumnError, match=r"column 'alliance' has 1 infinite value\(s\) "
+                       r"\(rows 7\)"):
+        cf.fit_mixed(d, "outcome ~ alliance + (1 | therapist) + (1 | client)")
