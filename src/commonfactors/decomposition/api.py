@@ -531,7 +531,8 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     data, factors = _canonical(data_or_fit, factors, client, therapist, session)
     client, session = "client", "session"
     therapist = "therapist" if "therapist" in data.columns else None
-    check_keys(data, client=client, therapist=therapist, session=session, where="decompose")
+    check_keys(data, client=client, therapist=therapist, session=session, where="decompose",
+               outcome="outcome", columns=[c for cs in factors.values() for c in cs])
     _check_values(data, factors, session)
     cols = [c for cs in factors.values() for c in cs]
     cat_cols = {c for c in cols if c != session and AI.is_categorical(data, c)}

@@ -210,7 +210,7 @@ def _design(data: pd.DataFrame, formula: str, env, missing: str) -> dict:
         "codes_in": by[inner]["codes"],
         "codes_out": by[outer]["codes"] if nested_ok and outer else None,
         "clean": clean, "n_dropped": n_dropped, "warnings": msgs, "parsed": parsed,
-        "spec": Xmm.model_spec, "context": ctx,
+        "spec": Xmm.model_spec, "context": ctx, "used": cols,
     }
 
 

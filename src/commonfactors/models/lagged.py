@@ -155,7 +155,7 @@ def lagged_effects(
     if therapist is not None and not has_t and therapist != "therapist":
         check_columns(data, [therapist], param="therapist")
     check_keys(data, client=client, therapist=therapist if has_t else None, session=session,
-               where="lagged_effects")
+               where="lagged_effects", outcome=outcome, columns=[x])
     if not data[client].duplicated().any():
         raise DataValidationError(
             f"`data`: every client ({client!r}) has a single row; lagged effects need at least "

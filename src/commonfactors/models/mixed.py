@@ -401,7 +401,7 @@ def fit_mixed(
                    therapist="therapist" if "therapist" in gcols else None,
                    session="session" if "session" in clean.columns else None,
                    where="fit_mixed", outcome=str(d["y"].name),
-                   columns=[c for c in clean.columns if c not in gcols])
+                   columns=[c for c in d["used"] if c not in gcols])
     return _fit_design(d, formula, engine, reml)
 
 

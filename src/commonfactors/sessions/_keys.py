@@ -23,11 +23,33 @@ def _show(values) -> str:
     return out + (f", ... ({len(values)} in all)" if len(values) > _N_SHOWN else "")
 
 
+def _shared_checks():
+    """``(check_sessions, raise_on_errors)`` of the sessions checks module, if present."""
+    try:
+        from .checks import check_sessions, raise_on_errors
+    except ImportError:
+        return None
+    return check_sessions, raise_on_errors
+
+
 def check_keys(data: pd.DataFrame, *, client: str, therapist: str | None, session: str | None,
-               where: str) -> None:
+               where: str, outcome: str | None = None, columns=None) -> None:
     """Raise DataValidationError for duplicated (client, session) rows or a client under two
-    therapists, naming the rows (index labels of ``data``) and what to do."""
+    therapists, naming the rows (index labels of ``data``) and what to do.
+
+    With an outcome and a session column, and the package's ``check_sessions`` available, every
+    error that ``check_sessions`` finds is raised at once (``raise_on_errors``), so an analysis
+    refuses exactly what :func:`commonfactors.read_sessions` would.
+    """
     if client not in data.columns:
+        return
+    shared = _shared_checks()
+    if (shared is not None and session is not None and outcome is not None
+            and all(c in data.columns for c in (client, session, outcome))):
+        check_sessions, raise_on_errors = shared
+        cols = [c for c in (columns or []) if c in data.columns and c != session]
+        raise_on_errors(check_sessions(data, therapist=therapist, client=client, session=session,
+                                       outcome=outcome, columns=cols), where=where)
         return
     if therapist is not None and therapist in data.columns:
         ids = data[[client, therapist]].dropna()
