@@ -472,3 +472,30 @@ def test_fit_mixed_names_an_infinite_column(sim):
     with pytest.raises(ColumnError, match=r"column 'alliance' has 1 infinite value\(s\) "
                        r"\(rows 7\)"):
         cf.fit_mixed(d, "outcome ~ alliance + (1 | therapist) + (1 | client)")
+
+
+def test_analyses_call_check_sessions_when_present(sim, monkeypatch):
+    from commonfactors.sessions import _keys
+
+    calls = []
+
+    def fake_check(df, **kw):
+        calls.append(dict(kw))
+        return pd.DataFrame({"check": [], "severity": []})
+
+    def fake_raise(problems, *, where):
+        calls[-1]["where"] = where
+
+    monkeypatch.setattr(_keys, "_shared_checks", lambda: (fake_check, fake_raise))
+    _quiet(cf.decompose, sim.data, factors=FACTORS, view="change", n_boot=0)
+    _quiet(cf.fit_mixed, sim.data, "outcome ~ session + alliance + (1 | therapist) + (1 | client)")
+    _quiet(cf.lagged_effects, sim.data)
+    by = {}
+    for c in calls:  # the first call of each (lagged_effects then fits three models itself)
+        by.setdefault(c["where"], c)
+    assert set(by) == {"decompose", "fit_mixed", "lagged_effects"}
+    assert by["decompose"]["columns"] == ["alliance", "arm", "expectancy", "support"]
+    assert by["fit_mixed"]["outcome"] == "outcome" and "alliance" in by["fit_mixed"]["columns"]
+    assert by["lagged_effects"]["columns"] == ["alliance"]
+    for c in calls:
+        assert (c["client"], c["session"]) == ("client", "session")
