@@ -534,6 +534,12 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     check_keys(data, client=client, therapist=therapist, session=session, where="decompose",
                outcome="outcome", columns=[c for cs in factors.values() for c in cs])
     _check_values(data, factors, session)
+    from ..sessions.api import summarize_sessions
+
+    try:  # what the user's rows look like, missing values per column included
+        summary = summarize_sessions(data)
+    except Exception:  # noqa: BLE001 - the summary is descriptive only
+        summary = None
     cols = [c for cs in factors.values() for c in cs]
     cat_cols = {c for c in cols if c != session and AI.is_categorical(data, c)}
     num_refs = AI.check_references(references, factors, outside, data, cat_cols, session=session)
@@ -541,12 +547,6 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
                                                      protected=(session,))
     cols = [c for cs in factors.values() for c in cs]
     keys = [c for c in ("therapist", "client", "session") if c in data.columns]
-    from ..sessions.api import summarize_sessions
-
-    try:  # what the user's rows look like, missing values per column included
-        summary = summarize_sessions(data)
-    except Exception:  # noqa: BLE001 - the summary is descriptive only
-        summary = None
     # growth view: a row enters the model with every column; change view: pre and post come
     # from the outcome alone, and factor columns are client means over the rated sessions
     used = list(dict.fromkeys(keys + ["outcome"] + cols)) if view == "growth" else keys
