@@ -26,10 +26,10 @@ import pandas as pd
 
 from .._validation import check_columns, check_option
 from ..errors import ColumnError, ModelSpecError
+from ..sessions import check_keys
 from . import _nested
 from . import general as _general
 from ._adapter import adapter
-from ..sessions import check_keys
 from ._design import _design, _fit_statsmodels
 from ._identify import flat_directions, theta_labels
 
