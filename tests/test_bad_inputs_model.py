@@ -201,8 +201,8 @@ def test_client_under_two_therapists_raises_with_ids_and_rows(sim):
     for view in ("change", "growth"):
         with pytest.raises(DataValidationError, match=pat):
             cf.decompose(d, factors=FACTORS, view=view, n_boot=0)
-    with pytest.raises(DataValidationError, match=rf"client id\(s\) occur under several "
-                       rf"therapist: client {c!r}"):
+    # fit_mixed could fit client and therapist as crossed factors; session data say otherwise
+    with pytest.raises(DataValidationError, match="fit_mixed: .*" + pat):
         cf.fit_mixed(d, "outcome ~ session + (1 | therapist) + (1 | client)")
     with pytest.raises(DataValidationError, match=pat):
         cf.lagged_effects(d)
