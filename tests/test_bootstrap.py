@@ -57,11 +57,11 @@ def test_different_seed_differs(sim, base):
 
 
 def test_growth_view_replicates_are_finite(sim):
-    res = cf.decompose(sim.data, factors=sim.factors, view="growth", n_boot=10, seed=1,
+    res = cf.decompose(sim.data, factors=sim.factors, view="growth", n_boot=20, seed=1,
                        progress=False)
     assert res.n_boot_failed == 0
     sh = res.replicates.filter(like="share_total_variance")
-    assert sh.shape == (10, 7) and np.isfinite(sh.to_numpy()).all()
+    assert sh.shape == (20, 7) and np.isfinite(sh.to_numpy()).all()
 
 
 # --------------------------------------------------------------------------------------
@@ -169,8 +169,8 @@ def test_failed_replicates_are_counted_not_dropped(toy):
 
 def test_non_finite_statistic_counts_as_failed(toy):
     res = cluster_bootstrap(toy, lambda d: np.nan if "#" in d["therapist"].iloc[0] else 1.0,
-                            n_boot=10, seed=1, progress=False)
-    assert res.n_failed == 10 and res.replicates.shape == (0, 1)
+                            n_boot=20, seed=1, progress=False)
+    assert res.n_failed == 20 and res.replicates.shape == (0, 1)
 
 
 def test_inner_resampling_frame_path(toy):

@@ -453,7 +453,7 @@ def test_callers_frame_not_modified(small_sim):
     d = small_sim.data.copy()
     d.loc[3, "alliance"] = np.nan  # a missing value: rows are dropped from a copy only
     before = d.copy()
-    res = cf.decompose(d, factors=small_sim.factors, view="growth", n_boot=3, seed=1, progress=False)
+    res = cf.decompose(d, factors=small_sim.factors, view="growth", n_boot=20, seed=1, progress=False)
     pd.testing.assert_frame_equal(d, before)
     assert any("dropped 1 of" in n for n in res.notes)
 

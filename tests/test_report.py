@@ -70,7 +70,7 @@ def user_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def bundled_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report_bundled")
-    path = rp.run_report(None, n_boot=3, out=folder, seed=1, progress=False)
+    path = rp.run_report(None, n_boot=20, out=folder, seed=1, progress=False)
     return {"path": path, "html": path.read_text(encoding="utf-8")}
 
 
@@ -160,10 +160,10 @@ def test_claims_table_matches_compare_claims(user_run):
 
 def test_command_line_writes_the_report(user_run, tmp_path):
     code = cli.main(["report", str(user_run["csv"]), "--factors", str(user_run["fjson"]),
-                     "--n-boot", "2", "--out", str(tmp_path), "--quiet"])
+                     "--n-boot", "20", "--out", str(tmp_path), "--quiet"])
     assert code == 0
     html = (tmp_path / "commonfactors_report.html").read_text(encoding="utf-8")
-    assert "2 cluster-bootstrap replicates" in html
+    assert "20 cluster-bootstrap replicates" in html
 
 
 def test_tables_are_written_as_csv_beside_the_html(user_run):
@@ -261,7 +261,7 @@ def test_bundled_run_shows_the_truth_beside_estimates(bundled_run):
     # the presets' reference levels were used for the mean shares
     refs = _table(sec, "references")
     assert "alliance" in refs and "<td>3.0</td>" in refs
-    assert "3 cluster-bootstrap replicates" in html
+    assert "20 cluster-bootstrap replicates" in html
 
 
 # ------------------------------------------------------------------------------------------

@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnError, CommonFactorsError, ConfigError, FactorGroupError
+from .errors import ArgumentError, ColumnError, CommonFactorsError, ConfigError, FactorGroupError
+
+MIN_BOOT = 20
+"""Fewest bootstrap replicates accepted (besides 0): below it a 95% percentile interval rests on
+the one or two most extreme replicates."""
+ROUGH_BOOT = 200
+"""Below this many replicates the interval end points are rough (a warning says so)."""
 
 
 def check_option(name: str, value: Any, allowed: Iterable[Any]) -> Any:
@@ -115,3 +121,68 @@ def check_factor_groups(
             f"({', '.join(map(repr, clean)) or 'none'})."
         )
     return clean
+
+
+def did_you_mean(name: str, candidates: Iterable[str], cutoff: float = 0.75) -> str:
+    """`` Did you mean 'x'?`` for the closest candidate (difflib), or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=cutoff)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_analysis_args(*, n_boot: Any = 0, level: Any = 0.95, seed: Any = None,
+                        n_jobs: Any = 1, ci: str | None = None) -> dict[str, Any]:
+    """Validate the resampling arguments shared by the analysis functions, in one place.
+
+    Returns ``{"n_boot", "level", "seed", "n_jobs"}`` with plain types: ``n_boot`` is 0 (no
+    interval) or at least :data:`MIN_BOOT` (a ``UserWarning`` below :data:`ROUGH_BOOT`);
+    ``level`` a number strictly between 0 and 1; ``seed`` an int >= 0 (``None`` draws one from
+    the operating system's entropy, a ``numpy.random.Generator`` draws one from itself, so the
+    seed actually used can be stored with the result and the run repeated); ``n_jobs`` a non-zero
+    integer (``-1``: all cores) or None (= 1). Every failure raises :class:`ArgumentError`.
+    """
+    import warnings
+
+    if ci is not None:
+        check_option("ci", ci, ("percentile", "basic", "bca"))
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)):
+        raise ArgumentError(f"`n_boot`: expecting an integer; got {n_boot!r} "
+                            f"({type(n_boot).__name__}).")
+    n_boot = int(n_boot)
+    if n_boot < 0:
+        raise ArgumentError(f"`n_boot`: expecting an integer >= 0; got {n_boot}.")
+    if 0 < n_boot < MIN_BOOT:
+        raise ArgumentError(
+            f"`n_boot`: expecting 0 (point estimates only, no interval) or at least {MIN_BOOT} "
+            f"bootstrap replicates; got {n_boot}, too few for an interval. Use n_boot=0 or "
+            f"n_boot>={ROUGH_BOOT} (1000 or more for final results).")
+    if 0 < n_boot < ROUGH_BOOT:
+        warnings.warn(f"n_boot={n_boot}: intervals from fewer than {ROUGH_BOOT} bootstrap "
+                      "replicates are rough; use 1000 or more for results you report.",
+                      UserWarning, stacklevel=3)
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
+        raise ArgumentError(f"`level`: expecting a number between 0 and 1 (e.g. 0.95); got "
+                            f"{level!r} ({type(level).__name__}).")
+    level = float(level)
+    if not (0.0 < level < 1.0):
+        raise ArgumentError(f"`level`: expecting a coverage strictly between 0 and 1 (e.g. 0.95 "
+                            f"for a 95% interval); got {level!r}.")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    elif isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(0, 2**63))
+    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ArgumentError(
+            f"`seed`: expecting an integer >= 0, None (a seed is drawn and stored with the "
+            f"result) or a numpy Generator; got {seed!r} ({type(seed).__name__}).")
+    elif seed < 0:
+        raise ArgumentError(f"`seed`: expecting an integer >= 0; got {seed}.")
+    else:
+        seed = int(seed)
+    if n_jobs is None:
+        n_jobs = 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ArgumentError(f"`n_jobs`: expecting a non-zero integer (1: no parallel workers, "
+                            f"-1: all cores); got {n_jobs!r}.")
+    return {"n_boot": n_boot, "level": level, "seed": seed, "n_jobs": int(n_jobs)}

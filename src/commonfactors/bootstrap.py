@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ._validation import check_columns, check_int, check_option
+from ._validation import check_analysis_args, check_columns, check_int, check_option
 from .parallel import chunks, run, show_progress, spawn
 
 __all__ = ["cluster_bootstrap", "BootstrapResult", "percentile_interval", "basic_interval",
@@ -284,8 +284,10 @@ def cluster_bootstrap(data: pd.DataFrame, statistic: Callable[[pd.DataFrame], ob
         twice contributes two sets of clients rather than one merged set. Default: ``["client"]``
         when ``data`` has a ``client`` column that is neither ``cluster`` nor ``inner``, else none.
     n_boot, seed, n_jobs, progress, ci, level
-        Replicates, seed of ``np.random.SeedSequence``, joblib workers, progress bar (default:
-        interactive only), interval method ("percentile", "basic" or "bca"), coverage.
+        Replicates (at least 20; a warning below 200), seed of ``np.random.SeedSequence`` (an
+        int, None or a Generator), joblib workers (non-zero), progress bar (default:
+        interactive only), interval method ("percentile", "basic" or "bca"), coverage in
+        (0, 1). Arguments are checked by the same helper as :func:`commonfactors.decompose`.
 
     Examples
     --------
@@ -304,6 +306,8 @@ def cluster_bootstrap(data: pd.DataFrame, statistic: Callable[[pd.DataFrame], ob
         nested = [c for c in nested if c != inner]
     check_option("ci", ci, CI_METHODS)
     n_boot = check_int("n_boot", n_boot, minimum=1)
+    args = check_analysis_args(n_boot=n_boot, level=level, seed=seed, n_jobs=n_jobs)
+    n_boot, level, seed, n_jobs = args["n_boot"], args["level"], args["seed"], args["n_jobs"]
     point = np.asarray(statistic(data), dtype=float).reshape(-1)
     seqs = spawn(seed, n_boot)
     vals, ok = run_replicates(_frame_chunk, (data, statistic, cluster, inner, len(point), nested),

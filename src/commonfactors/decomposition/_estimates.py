@@ -58,6 +58,10 @@ class Problem:
     row_labels: np.ndarray | None = None  # least squares: the rows of the current draw
     corr_cols: tuple = ()  # (group, column index in the mean design) for zero-order correlations
     corr_sign: float = 1.0  # -1 in the growth view: correlation with lower symptoms
+    outside: tuple = (THERAPY_EXCLUDE,)  # groups outside therapy (share_therapy_variance)
+    remainder: str = THERAPY_EXCLUDE  # label of the remainder of the mean improvement
+    icc_null: NestedStats | None = None  # random-slope fits: the random-intercept null model
+    icc_at: tuple = ()  # random-slope fits: (label, value, z_inner, z_outer) time points
 
     @property
     def level_pure(self) -> bool:
@@ -79,7 +83,9 @@ class Problem:
                            mean_rows=None if self.mean_rows is None else self.mean_rows[idx],
                            row_labels=labels)
         ms = self.mean_stats.resample(idx, inner_idx) if self.mean_stats is not None else None
-        return replace(self, stats=self.stats.resample(idx, inner_idx), mean_stats=ms)
+        null = self.icc_null.resample(idx, inner_idx) if self.icc_null is not None else None
+        return replace(self, stats=self.stats.resample(idx, inner_idx), mean_stats=ms,
+                       icc_null=null)
 
     def unit_labels(self) -> np.ndarray:
         """Labels (into the contrast arrays) of the units in the current draw."""
@@ -125,6 +131,8 @@ class SubsetFit:
     theta: np.ndarray | None
     f_level: dict
     hessian: np.ndarray | None = None
+    T_in: np.ndarray | None = None
+    T_out: np.ndarray | None = None
 
 
 def fit_subset(problem: Problem, cols: np.ndarray, theta0=None, stats: NestedStats | None = None) -> SubsetFit:
@@ -147,7 +155,12 @@ def fit_subset(problem: Problem, cols: np.ndarray, theta0=None, stats: NestedSta
     total = f + v_in + m_in + v_out + m_out + core.s2
     fl = _f_levels(problem, cols, b, cov)
     return SubsetFit(b, f, total, core.s2, v_in, m_in, v_out, m_out, core.converged,
-                     core.singular, core.theta, fl)
+                     core.singular, core.theta, fl, T_in=core.T_in, T_out=core.T_out)
+
+
+def _full_cov(problem: Problem, full: SubsetFit):
+    """(T_inner, T_outer, s2) of the full model, from its relative Cholesky factors."""
+    return full.T_in, full.T_out, full.s2
 
 
 def _f_levels(problem: Problem, cols, b, cov) -> dict:
@@ -200,6 +213,10 @@ def estimand_keys(problem: Problem) -> list[tuple[str, str]]:
             keys += [(r, "share_total_variance"), (r, f"icc_{r}"), (r, f"icc_{r}_adjusted")]
     if "therapist" in roles:
         keys.append(("therapist", "d_therapist"))
+    for label, *_ in problem.icc_at:
+        for r in ("therapist", "client"):
+            if r in roles:
+                keys.append((r, f"icc_{r}_{label}"))
     keys.append(("residual", "share_total_variance"))
     for combo in _combos(problem.groups):
         keys.append(("+".join(combo), "commonality"))
@@ -314,7 +331,7 @@ def _mean_shares(problem: Problem, theta0=None) -> MeanShares:
     n = problem.contrast_n[labels].sum()
     a_obs = problem.contrast_obs[labels].sum(axis=0) / n
     M = float(a_obs @ b)
-    ref_groups = [g for g in problem.mean_groups if g != THERAPY_EXCLUDE]
+    ref_groups = [g for g in problem.mean_groups if g != problem.remainder]
     k = len(ref_groups)
     # mean prediction with the groups of each subset (bitmask) at their reference levels
     pred = np.array([float((problem.contrast_cf[mask][labels].sum(axis=0) / n) @ b)
@@ -332,7 +349,7 @@ def _mean_shares(problem: Problem, theta0=None) -> MeanShares:
             c += w * (pred[mask] - pred[mask | bit])
         shares[g] = c / M if M != 0 else np.nan
         used += c
-    shares[THERAPY_EXCLUDE] = (M - used) / M if M != 0 else np.nan
+    shares[problem.remainder] = (M - used) / M if M != 0 else np.nan
     return MeanShares(shares, M, b, theta, bool(ok))
 
 
@@ -356,13 +373,13 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     base = r2[frozenset()]
     phi = shapley_values({s: r2[s] - base for s in r2}, groups)
     r2full = r2[frozenset(groups)] - base
-    therapy = sum(v for g, v in phi.items() if g != THERAPY_EXCLUDE)
+    therapy = sum(v for g, v in phi.items() if g not in problem.outside)
     vals: dict[tuple[str, str], float] = {}
     total_, explained, therapy_, part = VARIANCE_SHARES
     for g in groups:
         vals[(g, total_)] = phi[g]
         vals[(g, explained)] = phi[g] / r2full if r2full > 0 else np.nan
-        vals[(g, therapy_)] = phi[g] / therapy if g != THERAPY_EXCLUDE and therapy > 0 else np.nan
+        vals[(g, therapy_)] = phi[g] / therapy if g not in problem.outside and therapy > 0 else np.nan
         without = fits[frozenset(groups) - {g}]
         vals[(g, part)] = (full.f - without.f) / full.total
     ok = all(f.converged for f in fits.values())
@@ -384,6 +401,13 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
     rand = full.v_in + full.m_in + full.v_out + full.m_out
     vals[("model", "r2_conditional")] = (full.f + rand) / full.total
     null = fits[frozenset()]
+    if problem.icc_null is not None:  # random slopes: random-intercept null, time terms kept
+        nc = fit_nested(problem.icc_null, reml=problem.reml, theta0=warm.get("icc_null"))
+        ok = ok and nc.converged
+        t_in = float(nc.T_in[0, 0])
+        t_out = float(nc.T_out[0, 0]) if nc.T_out is not None else 0.0
+        null = SubsetFit(nc.beta, 0.0, t_in + t_out + nc.s2, nc.s2, 0.0, t_in, 0.0, t_out,
+                         nc.converged, nc.singular, nc.theta, {})
     roles = {problem.inner_role: "in", problem.outer_role: "out"}
     for r in ("therapist", "client"):
         where = roles.get(r)
@@ -394,6 +418,16 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
         vals[(r, "share_total_variance")] = part_full / full.total
         vals[(r, f"icc_{r}")] = part_null / (null.total - null.f)
         vals[(r, f"icc_{r}_adjusted")] = part_full / (full.total - full.f)
+    if problem.icc_at:
+        T_in, T_out, s2 = _full_cov(problem, full)
+        for label, _value, z_in, z_out in problem.icc_at:
+            a_in = float(z_in @ T_in @ z_in)
+            a_out = float(z_out @ T_out @ z_out) if z_out is not None else 0.0
+            den = a_in + a_out + s2
+            for r in ("therapist", "client"):
+                where = roles.get(r)
+                if where is not None:
+                    vals[(r, f"icc_{r}_{label}")] = (a_in if where == "in" else a_out) / den
     if ("therapist", "icc_therapist") in vals:
         icc = vals[("therapist", "icc_therapist")]
         vals[("therapist", "d_therapist")] = 2 * np.sqrt(icc / (1 - icc)) if 0 <= icc < 1 else np.nan

@@ -26,6 +26,7 @@ from ._references import (
     _contrast_rows,
     _default_references,
     _merged,
+    _remainder_label,
     client_range,
 )
 
@@ -128,7 +129,38 @@ def classify_levels(X: np.ndarray, inner: np.ndarray | None, outer: np.ndarray |
     return out
 
 
-def problem_from_fit(fit, factors, view, references, client, therapist, session):
+def _icc_parts(fit, X, names, inner_codes, outer_codes, Z_in, Z_out, y, session):
+    """Random-slope fits: the null model of the ICC and the time points of the ICC at a time.
+
+    The null model has the same rows, random intercepts only, and keeps the intercept and the
+    fixed counterparts of the random slopes (the time terms): a null model that keeps random
+    slopes while dropping their fixed effects inflates the slope variances.
+    """
+    slopes = [c for g in (fit.groups.inner, fit.groups.outer) if g
+              for c in fit.Z[g].columns if c != "Intercept"]
+    if not slopes:
+        return None, ()
+    keep = [j for j, n in enumerate(names) if n == "Intercept" or n in slopes]
+    one = np.ones((len(y), 1))
+    null = NestedStats.from_arrays(X[:, keep], y, one, one if Z_out is not None else None,
+                                   inner_codes, outer_codes)
+    at = []
+    frame = fit.data
+    var = sorted(set(slopes))
+    if len(var) == 1 and var[0] in frame.columns and pd.api.types.is_numeric_dtype(frame[var[0]]):
+        t = frame[var[0]].to_numpy(dtype=float)
+        for label, value in (("first", float(t.min())), ("last", float(t.max()))):
+            z = {}
+            for g in (fit.groups.inner, fit.groups.outer):
+                if g:
+                    z[g] = np.array([1.0 if c == "Intercept" else value for c in fit.Z[g].columns])
+            at.append((label, value, z.get(fit.groups.inner),
+                       z.get(fit.groups.outer) if fit.groups.outer else None))
+    return null, tuple(at)
+
+
+def problem_from_fit(fit, factors, view, references, client, therapist, session,
+                     outside=(THERAPY_EXCLUDE,)):
     X = fit.X.to_numpy(dtype=float)
     y = fit.y.to_numpy(dtype=float)
     names = list(fit.X.columns)
@@ -161,7 +193,7 @@ def problem_from_fit(fit, factors, view, references, client, therapist, session)
     if can_mean:
         mean_factors = {g: [c for c in cols if c in numeric] for g, cols in factors.items()}
         refs, ref_rows = _default_references(frame, mean_factors, references,
-                                             client if client in frame else inner_name)
+                                             client if client in frame else inner_name, outside)
         refs = {g: r for g, r in refs.items() if r}
         ref_rows = [r for r in ref_rows if r["factor"] in refs]
     if refs:
@@ -176,7 +208,8 @@ def problem_from_fit(fit, factors, view, references, client, therapist, session)
             return out
 
         contrast = FitContrast(fit, frame, view, cl, session)
-        mean_groups = tuple(list(refs) + [THERAPY_EXCLUDE])
+        remainder = _remainder_label(outside, list(factors))
+        mean_groups = tuple(list(refs) + [remainder])
         contrast_obs = per_unit(rows_c)
         ref_groups = list(refs)
         contrast_cf = np.stack([contrast_obs] + [
@@ -187,11 +220,20 @@ def problem_from_fit(fit, factors, view, references, client, therapist, session)
         notes.append("no shares of mean improvement: "
                      + ("the growth view needs a session column in the data" if not can_mean
                         else "no numeric factor column to set to a reference level"))
+    icc_null, icc_at = _icc_parts(fit, X, names, inner_codes, outer_codes, Z_in, Z_out, y, session)
+    if icc_null is not None:
+        notes.append("random slopes: icc_* come from a random-intercept null model that keeps the "
+                     "fixed time terms; icc_*_adjusted averages the slope variances over the rows "
+                     "(Johnson 2014); icc_*_first / icc_*_last are the ICC at the first and last "
+                     "value of the slope variable (Snijders & Bosker 2012; Goldstein 2011)")
     problem = E.Problem(stats=stats, rows=None, col_group=col_group, col_level=col_level,
                         groups=tuple(factors), inner_role=roles[0], outer_role=roles[1],
                         reml=fit.reml, mean_stats=stats if refs else None,
                         contrast_obs=contrast_obs, contrast_cf=contrast_cf,
-                        contrast_n=contrast_n, mean_groups=mean_groups)
+                        contrast_n=contrast_n, mean_groups=mean_groups,
+                        outside=tuple(outside),
+                        remainder=mean_groups[-1] if mean_groups else THERAPY_EXCLUDE,
+                        icc_null=icc_null, icc_at=icc_at)
     mean = None
     if refs:
         lo, med = client_range(frame, refs, client if client in frame else inner_name)

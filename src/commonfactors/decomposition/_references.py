@@ -22,16 +22,30 @@ def _codes(s: pd.Series) -> np.ndarray:
     return pd.factorize(s, sort=False)[0].astype(np.intp)
 
 
-def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[dict, list]:
-    """Reference level per (group, column): binary -> 0, otherwise the 10th percentile of client means."""
+def _default_references(frame: pd.DataFrame, factors, given, client, outside=(THERAPY_EXCLUDE,),
+                        categorical=None) -> tuple[dict, list]:
+    """Reference level per (group, column): given, else 0 for a 0/1 column, otherwise the 10th
+    percentile of client means; a categorical column's dummies are 0 (its reference level)."""
     refs: dict[str, dict[str, float]] = {}
     rows = []
+    categorical = categorical or {}
+    dummy_of = {d: c for c, inf in categorical.items() for d in inf["dummies"]}
     for g, cols in factors.items():
-        if g == THERAPY_EXCLUDE:
+        if g in outside:
             continue
         refs[g] = {}
         for col in cols:
             if col == "session":
+                continue
+            if col in dummy_of:
+                refs[g][col] = 0.0
+                src = dummy_of[col]
+                inf = categorical[src]
+                if inf["dummies"][0] == col:
+                    rows.append({"factor": g, "column": src, "reference": inf["reference"],
+                                 "note": f"reference level ({inf['rule']}); levels "
+                                         f"{', '.join(map(str, inf['levels']))}; dummies "
+                                         f"{', '.join(inf['dummies'])}"})
                 continue
             if given is not None and g in given and col in given[g]:
                 v, note = float(given[g][col]), "given"
@@ -47,6 +61,14 @@ def _default_references(frame: pd.DataFrame, factors, given, client) -> tuple[di
             refs[g][col] = v
             rows.append({"factor": g, "column": col, "reference": v, "note": note})
     return refs, rows
+
+
+def _remainder_label(outside: tuple, groups) -> str:
+    """Label of the remainder of the mean improvement (the group outside therapy)."""
+    label = outside[0] if len(outside) == 1 else THERAPY_EXCLUDE
+    if label in groups and label not in outside:
+        return "remainder"
+    return label
 
 
 def _merged(refs: dict, groups: list, mask: int) -> dict:
@@ -118,7 +140,8 @@ class MeanModel:
     ``refs``: reference level per group and column; ``contrast(ref)``: mean contrast row with the
     columns of ``ref`` at those levels; ``client_min`` / ``client_median``: the range of the
     client means of each column; ``beta`` and ``M``: the point fit's coefficients and mean
-    predicted improvement (set once the point estimate is known).
+    predicted improvement (set once the point estimate is known); ``dummies``: each dummy
+    column of a categorical factor column, mapped to that column.
     """
 
     refs: dict
@@ -127,6 +150,7 @@ class MeanModel:
     client_median: dict
     beta: np.ndarray | None = None
     M: float = float("nan")
+    dummies: dict = field(default_factory=dict)  # dummy column -> its categorical source column
 
 
 def client_range(frame: pd.DataFrame, refs: dict, key: str | None) -> tuple[dict, dict]:
@@ -157,3 +181,4 @@ class Built:
     data_summary: dict | None = None
     client: str | None = "client"  # the columns of ``frame`` holding client and therapist ids
     therapist: str | None = "therapist"
+    categorical: dict = field(default_factory=dict)  # source column -> levels, reference, dummies

@@ -12,13 +12,15 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .._validation import check_columns, check_factor_groups, check_int, check_option
+from .._validation import check_analysis_args, check_columns, check_factor_groups, check_option
 from ..errors import ColumnError, FactorGroupError, SmallDesignWarning
 from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
 from ..models import ConvergenceWarning
 from ..models.nested import NestedStats
 from ..models.terms import build_terms, default_terms
+from ..sessions import check_keys
 from . import _estimates as E
+from . import _inputs as AI
 from ._references import (
     Built,
     DataContrast,
@@ -27,6 +29,7 @@ from ._references import (
     _contrast_rows,
     _default_references,
     _merged,
+    _remainder_label,
     client_range,
 )
 from .intervals import MIN_THERAPISTS, choose_intervals, corrected_estimates
@@ -46,8 +49,10 @@ _LEVEL_NAMES = {
 # building the problem
 # --------------------------------------------------------------------------------------
 
-def _build(data, factors, view, references, client, therapist, session, reml):
+def _build(data, factors, view, references, client, therapist, session, reml,
+           outside=(THERAPY_EXCLUDE,), categorical=None):
     notes = []
+    categorical = categorical or {}
     has_t = therapist is not None and therapist in data.columns
     if view == "growth":
         frame = data
@@ -60,7 +65,17 @@ def _build(data, factors, view, references, client, therapist, session, reml):
             warnings.simplefilter("always")
             frame = change_view(data, predictors=preds)
         notes += [str(w.message) for w in rec]
+        # process measures are client means over the sessions where they were rated; a client
+        # with no rating of a factor column at all has no value and leaves the model
+        no_value = frame[preds].isna().any(axis=1) if preds else pd.Series(False, frame.index)
+        if no_value.any():
+            which = ", ".join(f"{c} ({int(frame[c].isna().sum())})" for c in preds
+                              if frame[c].isna().any())
+            notes.append(f"dropped {int(no_value.sum())} of {len(frame)} clients with no observed "
+                         f"value of a factor column (clients per column: {which})")
+            frame = frame.loc[~no_value].reset_index(drop=True)
         outcome = "improvement"
+    AI.check_design(frame, outcome, view, has_t, therapist, client)
     derived, terms = build_terms(frame, factors, view=view, client=client,
                                  therapist=therapist if has_t else None, time=session)
     present = {t.group for t in terms}
@@ -88,19 +103,21 @@ def _build(data, factors, view, references, client, therapist, session, reml):
     dm, _ = build_terms(frame, factors, view=view, client=client,
                         therapist=therapist if has_t else None, time=session, pooled=True)
     Xm = np.column_stack([np.ones(len(frame)), dm.to_numpy()])
-    refs, ref_rows = _default_references(frame, factors, references, client)
+    refs, ref_rows = _default_references(frame, factors, references, client, outside, categorical)
     rows_c, client_rows = _contrast_rows(Xm, view, frame, client, session)
-    mean_groups = tuple([g for g in groups if g in refs] + [THERAPY_EXCLUDE])
+    remainder = _remainder_label(outside, groups)
+    mean_groups = tuple([g for g in groups if g in refs] + [remainder])
 
     contrast = DataContrast(frame, factors, view, tuple(dm.columns), client,
                             therapist if has_t else None, session)
-    ref_groups = [g for g in mean_groups if g != THERAPY_EXCLUDE]
+    ref_groups = [g for g in mean_groups if g != remainder]
     cf_rows = [rows_c] + [contrast.rows(_merged(refs, ref_groups, mask))
                           for mask in range(1, 2 ** len(ref_groups))]
     corr_cols = []
+    multi = {d for inf in categorical.values() if len(inf["dummies"]) > 1 for d in inf["dummies"]}
     for g, cols in factors.items():
         main = [c for c in cols if c != session and c in dm.columns]
-        if main:
+        if main and main[0] not in multi:  # no single correlation for a multi-level arm
             corr_cols.append((g, 1 + list(dm.columns).index(main[0])))
     # units that the contrasts follow: the stats' inner groups, or rows for least squares
     if inner_codes is not None:
@@ -126,14 +143,15 @@ def _build(data, factors, view, references, client, therapist, session, reml):
                             groups=groups, inner_role=inner_role, outer_role=outer_role, reml=reml,
                             mean_stats=mstats, contrast_obs=contrast_obs, contrast_cf=contrast_cf,
                             contrast_n=contrast_n, mean_groups=mean_groups,
-                            corr_cols=tuple(corr_cols), corr_sign=-1.0 if view == "growth" else 1.0)
+                            corr_cols=tuple(corr_cols), corr_sign=-1.0 if view == "growth" else 1.0,
+                            outside=tuple(outside), remainder=remainder)
     else:
         notes.append("no therapist ids: the change model is fitted by least squares (no random effects)")
         problem = E.Problem(stats=None, rows=np.column_stack([X, y]), col_group=col_group,
                             col_level=col_level, groups=groups, inner_role=None, outer_role=None,
                             reml=reml, mean_rows=np.column_stack([Xm, y]), contrast_obs=contrast_obs,
                             contrast_cf=contrast_cf, contrast_n=contrast_n, mean_groups=mean_groups,
-                            corr_cols=tuple(corr_cols))
+                            corr_cols=tuple(corr_cols), outside=tuple(outside), remainder=remainder)
     rand = []
     if view == "growth":
         if has_t:
@@ -141,20 +159,23 @@ def _build(data, factors, view, references, client, therapist, session, reml):
         rand.append(f"(1 | {client})")
     elif has_t:
         rand.append(f"(1 | {therapist})")
-    formula = f"{outcome} ~ " + " + ".join(names[1:]) + (" + " + " + ".join(rand) if rand else "")
+    formula = (f"{outcome} ~ " + " + ".join(AI.formula_name(n) for n in names[1:])
+               + (" + " + " + ".join(rand) if rand else ""))
     fit_frame = pd.concat([frame[[c for c in (therapist, client) if c and c in frame]].reset_index(drop=True),
                            derived.reset_index(drop=True),
                            pd.Series(y, name=outcome)], axis=1)
     lo, med = client_range(frame, refs, client)
+    dummies = {d: c for c, inf in categorical.items() for d in inf["dummies"]}
     built = Built(frame=frame, names=names, formula=formula, ref_rows=ref_rows, notes=tuple(notes),
-                  mean=MeanModel(refs, contrast, lo, med), rand=tuple(rand), fit_frame=fit_frame,
-                  description=default_terms(factors, view=view))
+                  mean=MeanModel(refs, contrast, lo, med, dummies=dummies), rand=tuple(rand),
+                  fit_frame=fit_frame, description=default_terms(factors, view=view),
+                  categorical=categorical)
     return problem, built
 
 
 def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "auto",
               seed=None, n_jobs: int = 1, progress: bool | None = None, references=None,
-              resample_clients: bool = False, level: float = 0.95, reml: bool = True,
+              outside=None, resample_clients: bool = False, level: float = 0.95, reml: bool = True,
               client: str = "client", therapist: str | None = "therapist",
               session: str = "session") -> Decomposition:
     """Decompose outcome variance and mean improvement into factor groups, with intervals.
@@ -170,9 +191,16 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         ``within_<innermost>``, ``between_<factor>``; total measures only for crossed
         factors), and the intervals come from a cluster bootstrap over the outermost factor.
     factors : dict
-        ``{group: [columns]}``, at least two groups, a column in one group only. The group
-        ``extra_therapeutic`` is treated as outside therapy (``share_therapy_variance``) and
-        carries the remainder of the mean improvement. ``correlation`` is the zero-order
+        ``{group: [columns]}``, at least two groups, a column in one group only. The groups in
+        ``outside`` are outside therapy (left out of ``share_therapy_variance``'s denominator)
+        and carry the remainder of the mean improvement. A group name close to a standard one
+        (``relationship, technique, expectancy, extra_therapeutic``) but not equal warns ("did
+        you mean ..."), since claims are matched by name. Column names need not be valid Python
+        names (``"alliance score"``, ``"WAI-SR"``): they are quoted in the fitted formula.
+        A text, category, boolean or value-labelled column (SPSS codes with labels, or a
+        two-level column recoded by :func:`commonfactors.read_sessions`) is categorical: it is
+        dummy-coded inside its group (``arm[CBT]``, ``arm[IPT]`` against the reference level)
+        and stays one group. ``correlation`` is the zero-order
         correlation of each group's first column with improvement (change view: client mean
         against pre - post; growth view: session value against lower symptoms, i.e. minus the
         outcome), oriented like the published alliance-outcome correlations.
@@ -182,7 +210,9 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         change: one row per client, ``improvement ~ level-pure parts + (1 | therapist)``
         (see :mod:`commonfactors.models.terms`). The fitted formula is in ``.formula``.
     n_boot : int
-        Cluster-bootstrap replicates (therapists resampled; 0 = point estimates only).
+        Cluster-bootstrap replicates (therapists resampled): 0 for point estimates only, or at
+        least 20 (fewer cannot give a 95% interval; below 200 a warning says the interval is
+        rough).
     ci : {"auto", "percentile", "bc", "logit_basic", "basic", "bca"}
         Interval method. ``"auto"`` (default): each estimand family gets the method the
         coverage study chose for it (:data:`commonfactors.decomposition.intervals.
@@ -194,19 +224,37 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         percentile interval);
         ``"basic"``: reverse percentile (can cross 0 for shares near 0); ``"bca"``: BCa from a
         jackknife over clusters. The table's ``method`` column names the method of each row.
-    seed : int, optional
-        Seed of the bootstrap (results do not depend on ``n_jobs``).
+    seed : int, numpy Generator or None
+        Seed of the bootstrap (results do not depend on ``n_jobs``). None draws a seed and a
+        Generator gives one; the seed used is stored in ``.seed``, so any run can be repeated.
     n_jobs : int
-        joblib workers (``-1``: all cores); inside ``joblib.parallel_backend("dask")`` the
-        replicates run on a Dask cluster.
+        joblib workers (a non-zero integer, ``-1``: all cores); inside
+        ``joblib.parallel_backend("dask")`` the replicates run on a Dask cluster.
     progress : bool, optional
         Progress bar (default: interactive sessions only).
     references : dict, optional
         Reference ("absent") level of each factor column for the shares of mean improvement,
-        ``{group: {column: value}}``. Default: 0 for a 0/1 column (control arm), otherwise the
-        10th percentile of client means; always reported in ``.references``.
+        ``{group: {column: value}}``, e.g. ``{"technique": {"arm": "TAU"}, "relationship":
+        {"alliance": 3.0}}``. Numeric columns default to 0 for a 0/1 column (control arm),
+        otherwise the 10th percentile of client means. A categorical column takes a level; its
+        default is ``False`` for a boolean column, else the one level that is a recognised
+        control label (control, TAU / treatment as usual, care as usual, usual care, waitlist,
+        no treatment, placebo, ...); with none or several such levels an error asks for it
+        (never alphabetical). Unknown groups or columns, groups in ``outside`` and numeric
+        values outside the observed range by more than its width raise; values just outside
+        it warn. Always reported in ``.references`` and in :meth:`Decomposition.summary`.
+    outside : sequence of str, optional
+        Factor groups outside therapy. Default: ``("extra_therapeutic",)`` when the mapping has
+        that group, otherwise none. Names that are not groups raise.
     resample_clients : bool
         Also resample clients within each drawn therapist.
+    level : float
+        Coverage of the intervals, strictly between 0 and 1.
+    client, therapist, session : str
+        Column names. ``therapist=None`` (or the default ``"therapist"`` absent from the data)
+        analyses clients without a therapist level; another therapist name that is not a
+        column raises. Each (client, session) pair must occur once and each client under one
+        therapist (DataValidationError naming the rows otherwise).
 
     Returns
     -------
@@ -219,11 +267,33 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
 
     Notes
     -----
+    Missing values: in the change view ``pre`` and ``post`` come from the outcome alone (the
+    first and last observed outcome, whether or not a process measure was rated at that
+    session) and each factor column is the client's mean over the sessions where it was
+    observed (:func:`commonfactors.change_view`); a client with no observed value of a factor
+    column leaves the model (counted in ``notes``). In the growth view a row enters with every
+    column. ``data_summary["missing"]`` counts missing values per column of the data given.
+
+    Therapist ICC. ``icc_therapist`` is the null-model ICC: the therapist intercept variance
+    over the sum of the intercept variances and the residual variance of a random-intercept
+    model of the same rows. For the default models the null model is the model without any
+    factor group. For a user's fit with random slopes (``decompose(fit)``, e.g. ``(1 + session
+    | therapist)``) the null model keeps the intercept and the fixed counterparts of the
+    random slopes (the time terms) and has random intercepts only: a null model that keeps
+    random slopes while dropping their fixed effects inflates the slope variances.
+    ``icc_therapist_adjusted`` is from the fitted model, the therapist's random-effect variance
+    (intercept plus slopes averaged over the rows; Johnson 2014) over all random-effect variance
+    plus the residual. With random slopes the ICC depends on time: ``icc_therapist_first`` and
+    ``icc_therapist_last`` are the fitted model's ICC at the first and last value of the slope
+    variable, ``z' T z`` of each level over their sum plus the residual variance (Snijders &
+    Bosker 2012, section 8.1; Goldstein 2011). ``d_therapist = 2 sqrt(ICC / (1 - ICC))`` uses
+    the null-model ICC.
+
     ``share_total_variance`` is the Shapley value of the group over the marginal R2 of every
     subset model, each refitted with the same random effects and rows and with its own
     denominator (glmm.hp; Lai et al. 2022); they sum to the full model's marginal R2.
     ``share_explained_variance`` divides by that R2, ``share_therapy_variance`` by the sum over
-    groups other than ``extra_therapeutic``. ``part_r2`` is partR2's (Stoffel et al. 2021).
+    groups not in ``outside``. ``part_r2`` is partR2's (Stoffel et al. 2021).
     Variance-component shares of therapist, client and residual are of the full model's total
     variance. ``share_mean_improvement`` is the counterfactual share of the mean predicted
     improvement (docs/methods.md section 5) from a mean model with one pooled coefficient per factor
@@ -252,6 +322,10 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     2. Stoffel, M. A., Nakagawa, S., & Schielzeth, H. (2021). partR2. PeerJ, 9, e11414.
     3. Lai, J., Zou, Y., Zhang, S., Zhang, X., & Mao, L. (2022). glmm.hp. Journal of Plant
        Ecology, 15, 1302-1307.
+    4. Snijders, T. A. B., & Bosker, R. J. (2012). Multilevel analysis (2nd ed.). Sage.
+    5. Goldstein, H. (2011). Multilevel statistical models (4th ed.). Wiley.
+    6. Johnson, P. C. D. (2014). Extension of Nakagawa & Schielzeth's R2GLMM to random slopes
+       models. Methods in Ecology and Evolution, 5, 944-946.
 
     Examples
     --------
@@ -260,10 +334,18 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     >>> res = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=0)
     >>> sorted(res.table["estimand"].unique())[:3]
     ['correlation', 'd_therapist', 'icc_therapist']
+
+    A text arm is dummy-coded against its control level (recognised by its label):
+
+    >>> d = sim.data.assign(arm=sim.data["arm"].map({0: "TAU", 1: "CBT"}))
+    >>> res = cf.decompose(d, factors=sim.factors, view="change", n_boot=0)
+    >>> res.references.set_index("column").loc["arm", "reference"]
+    'TAU'
     """
     check_option("view", view, ("growth", "change"))
     check_option("ci", ci, ("percentile", "basic", "bca", "auto", "bc", "logit_basic"))
-    n_boot = check_int("n_boot", n_boot, minimum=0)
+    args = check_analysis_args(n_boot=n_boot, level=level, seed=seed, n_jobs=n_jobs)
+    n_boot, level, seed, n_jobs = args["n_boot"], args["level"], args["seed"], args["n_jobs"]
     if not isinstance(data_or_fit, pd.DataFrame):
         from ..models.mixed import MixedFit
 
@@ -277,34 +359,59 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
             from ._from_fit import problem_from_fit
 
             factors = check_factor_groups(factors, min_groups=2)
+            outside = AI.resolve_outside(outside, factors)
+            AI.warn_group_names(factors)
+            AI.check_references(references, factors, outside, data_or_fit.data, (),
+                                session=session)
             problem, built = problem_from_fit(data_or_fit, factors, view, references, client,
-                                              therapist, session)
+                                              therapist, session, outside)
             return _finish(problem, built, view, n_boot, ci, seed, n_jobs, progress,
                            resample_clients, level, data_or_fit)
         raise ColumnError(
             "`data_or_fit`: expecting a DataFrame of sessions or a commonfactors MixedFit; got "
             f"{type(data_or_fit).__name__}.")
     factors = check_factor_groups(factors, min_groups=2)
+    outside = AI.resolve_outside(outside, factors)
+    AI.warn_group_names(factors)
+    if therapist is not None and therapist not in data_or_fit.columns and therapist != "therapist":
+        check_columns(data_or_fit, [therapist], param="therapist")
     cols = [c for cs in factors.values() for c in cs]
     need = ["outcome", client] + cols + ([session] if session in cols or view == "change" else [])
     check_columns(data_or_fit, need, param="data")
-    data = data_or_fit.copy()
-    used = [c for c in dict.fromkeys(need + ([therapist] if therapist in data else []))]
+    data, factors = _to_roles(data_or_fit, factors, client, therapist, session)
+    client, session = "client", "session"
+    therapist = "therapist" if "therapist" in data.columns else None
+    check_keys(data, client=client, therapist=therapist, session=session, where="decompose",
+               outcome="outcome", columns=[c for cs in factors.values() for c in cs])
+    AI.check_values(data, factors, session)
+    from ..sessions.api import summarize_sessions
+
+    try:  # what the user's rows look like, missing values per column included
+        summary = summarize_sessions(data)
+    except Exception:  # noqa: BLE001 - the summary is descriptive only
+        summary = None
+    cols = [c for cs in factors.values() for c in cs]
+    cat_cols = {c for c in cols if c != session and AI.is_categorical(data, c)}
+    num_refs = AI.check_references(references, factors, outside, data, cat_cols, session=session)
+    data, factors, categorical = AI.code_categoricals(data, factors, references, outside,
+                                                     protected=(session,))
+    cols = [c for cs in factors.values() for c in cs]
+    keys = [c for c in ("therapist", "client", "session") if c in data.columns]
+    # growth view: a row enters the model with every column; change view: pre and post come
+    # from the outcome alone, and factor columns are client means over the rated sessions
+    used = list(dict.fromkeys(keys + ["outcome"] + cols)) if view == "growth" else keys
     n_before = len(data)
     data = data.dropna(subset=used)
     notes = []
     if len(data) < n_before:
         notes.append(f"dropped {n_before - len(data)} of {n_before} rows with a missing value in "
                      f"{', '.join(used)}")
-    data, factors, client, therapist, session = _to_roles(data, factors, client, therapist, session)
-    problem, built = _build(data, factors, view, references, client, therapist, session, reml)
+    problem, built = _build(data, factors, view, num_refs, client, therapist, session, reml,
+                            outside, categorical)
     notes += built.notes
-    from ..sessions.api import summarize_sessions
-
-    try:
-        summary = summarize_sessions(data)
-    except Exception:  # noqa: BLE001 - the summary is descriptive only
-        summary = None
+    for c, inf in categorical.items():
+        notes.append(f"{c} ({inf['group']}) is categorical: levels {', '.join(map(str, inf['levels']))}"
+                     f"; reference level {inf['reference']} ({inf['rule']})")
     fit = None
     if built.rand:
         from ..models.mixed import fit_mixed
@@ -318,21 +425,26 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
                    level, fit)
 
 
-def _to_roles(data: pd.DataFrame, factors: dict, client: str, therapist: str | None, session: str):
-    """Own therapist, client and session column names renamed to their roles (both views read the
-    roles, e.g. :func:`commonfactors.change_view`); ``data`` is already a copy."""
-    given = {"client": client, "therapist": therapist, "session": session}
-    ren = {c: role for role, c in given.items() if c is not None and c != role and c in data}
-    for col, role in ren.items():
-        if role in data.columns and role not in ren:
+def _to_roles(data: pd.DataFrame, factors: dict, client: str, therapist, session: str):
+    """A copy with own therapist, client and session column names renamed to their roles (both
+    views read the roles, e.g. :func:`commonfactors.change_view`); ``attrs`` kept, and a
+    ``therapist`` column dropped when ``therapist=None``."""
+    ren = {}
+    for role, col in (("client", client), ("therapist", therapist), ("session", session)):
+        if col is None or col == role or col not in data.columns:
+            continue
+        if role in data.columns:
             raise ColumnError(
                 f"`{role}`: the {role} ids are in column {col!r}, but `data` also has a column "
                 f"named {role!r}; rename or drop that column first.")
-    if not ren:
-        return data, factors, client, therapist, session
-    factors = {g: [ren.get(c, c) for c in cols] for g, cols in factors.items()}
-    return (data.rename(columns=ren), factors, "client",
-            "therapist" if therapist is not None else None, "session")
+        ren[col] = role
+    out = data.rename(columns=ren) if ren else data.copy()
+    out.attrs = dict(data.attrs)
+    if therapist is None and "therapist" in out.columns:
+        out = out.drop(columns="therapist")
+    if ren:
+        factors = {g: [ren.get(c, c) for c in cs] for g, cs in factors.items()}
+    return out, factors
 
 
 def _finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resample_clients, level, fit):

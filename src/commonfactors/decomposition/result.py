@@ -54,7 +54,8 @@ class Decomposition:
         if len(self.references):
             lines.append("reference levels for shares of mean improvement:")
             for r in self.references.itertuples():
-                lines.append(f"  {r.factor}: {r.column} = {r.reference:g} ({r.note})")
+                ref = f"{r.reference:g}" if isinstance(r.reference, (int, float)) else r.reference
+                lines.append(f"  {r.factor}: {r.column} = {ref} ({r.note})")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -117,7 +118,14 @@ class Decomposition:
                 f"`factor`: no share of mean improvement for {factor!r}; available: "
                 f"{', '.join(m.refs if m is not None else {}) or 'none (no reference levels)'}.")
         refs = m.refs[factor]
-        column = column or next(iter(refs))
+        dummies = m.dummies
+        column = column or next((c for c in refs if c not in dummies), None)
+        if column is None or column in dummies:
+            src = dummies.get(column) or next(iter({dummies[c] for c in refs if c in dummies}))
+            raise FactorGroupError(
+                f"`column`: {src!r} of {factor!r} is categorical; its reference is a level, not "
+                "a value on a scale. Compare levels by rerunning decompose with "
+                f"references={{{factor!r}: {{{src!r}: <level>}}}}.")
         if column not in refs:
             raise ColumnError(f"`column`: {column!r} is not a column of {factor!r} ({', '.join(refs)}).")
         if values is None:

@@ -1,11 +1,12 @@
-"""Arm-level helpers for the design-based shares: one outcome per study."""
+"""Arm-level helpers for the design-based shares: one outcome per study, numeric arm columns."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .._validation import check_columns
-from ..errors import DataValidationError
+from ..errors import ColumnError, DataValidationError
 
 __all__ = ["one_outcome_per_study"]
 
@@ -87,3 +88,23 @@ def one_outcome_per_study(
     keys = pd.MultiIndex.from_frame(best)
     keep = pd.MultiIndex.from_frame(data[[study_col, outcome_col]]).isin(keys)
     return arms.loc[keep].copy()
+
+
+def arm_numbers(data: pd.DataFrame, col: str, param: str, what: str,
+                 low: float | None = None) -> np.ndarray:
+    """Column ``col`` of the arm table as finite floats (> ``low``), or a clear error."""
+    s = data[col]
+    num = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_bool_dtype(s.dtype) else s * np.nan
+    bad = s.notna() & num.isna()
+    if bad.any():
+        shown = ", ".join(map(repr, pd.unique(s[bad])[:5]))
+        raise ColumnError(f"{param}: column {col!r} must hold numbers ({what}); found {shown}.")
+    x = num.to_numpy(dtype=float)
+    wrong = ~np.isfinite(x) | ((x <= low) if low is not None else False)
+    if wrong.any():
+        rows = ", ".join(map(str, list(data.index[wrong])[:5]))
+        shown = ", ".join(f"{v:g}" for v in x[wrong][:5])
+        raise DataValidationError(
+            f"{param}: column {col!r} must hold {what}; found {shown} (rows {rows}). Correct or "
+            "drop those arms.")
+    return x

@@ -27,6 +27,7 @@ from ..errors import (
     ModelSpecError,
 )
 from ..parallel import chunks, run
+from ._arms import arm_numbers
 from ._reml import _optimise, _Problem
 
 __all__ = [
@@ -505,11 +506,14 @@ def design_based_shares(
             f"`arms`: {int(bad.sum())} arm(s) have a missing {change_col!r}, {size_col!r} or "
             f"{study_col!r}; drop or fill them first."
         )
-    y = data[change_col].to_numpy(dtype=float)
+    pre_post_r = check_number("pre_post_r", pre_post_r, low=-1.0, high=1.0, low_inclusive=False,
+                              high_inclusive=False)
+    y = arm_numbers(data, change_col, "`change_col`", "the standardized pre-post change")
     if var_col is not None:
-        v = data[var_col].to_numpy(dtype=float)
+        v = arm_numbers(data, var_col, "`var_col`", "sampling variances > 0", low=0.0)
     else:
-        v = pre_post_variance(y, data[n_col].to_numpy(dtype=float), pre_post_r)
+        n = arm_numbers(data, n_col, "`n_col`", "arm sizes > 1", low=1.0)
+        v = pre_post_variance(y, n, pre_post_r)
     types = data["_type"].to_numpy(dtype=object)
     missing = [t for t in ARM_TYPES if t not in set(types)]
     if missing:

@@ -131,6 +131,15 @@ def _design(data: pd.DataFrame, formula: str, env, missing: str) -> dict:
             )
         msgs.append(f"dropped {n_dropped} row(s) with missing values in: {what}")
     clean = data.loc[~na.any(axis=1)].copy()
+    for c in used:
+        col = clean[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            inf = np.isinf(col.to_numpy(dtype=float))
+            if inf.any():
+                rows = ", ".join(map(str, list(clean.index[inf])[:5]))
+                raise ColumnError(
+                    f"`data`: column {c!r} has {int(inf.sum())} infinite value(s) (rows {rows}); "
+                    "expecting finite numbers. Set them to missing or correct them.")
     mms = _matrix(parsed.fixed_formula, clean, ctx, "the fixed design")
     ymat, Xmm = mms.lhs, mms.rhs
     if ymat.shape[1] != 1:
@@ -197,5 +206,5 @@ def _design(data: pd.DataFrame, formula: str, env, missing: str) -> dict:
         "codes_in": by[inner]["codes"],
         "codes_out": by[outer]["codes"] if nested_ok and outer else None,
         "clean": clean, "n_dropped": n_dropped, "warnings": msgs, "parsed": parsed,
-        "spec": Xmm.model_spec, "context": ctx,
+        "spec": Xmm.model_spec, "context": ctx, "used": cols,
     }

@@ -20,6 +20,7 @@ from scipy import stats as sps
 
 from .._validation import check_columns, check_int, check_number, check_option
 from ..errors import ColumnError, DataValidationError
+from ..sessions import check_keys
 
 __all__ = ["lagged_effects"]
 
@@ -71,8 +72,10 @@ def lagged_effects(
     outcome : str
         Symptom measure at each session.
     client, therapist, session : str
-        Column names; ``therapist=None`` (or a therapist column absent from ``data``) fits
-        models with a client random intercept only.
+        Column names; ``therapist=None`` (or the default ``"therapist"`` absent from ``data``)
+        fits models with a client random intercept only; another therapist name that is not a
+        column raises. Each (client, session) pair must occur once and each client under one
+        therapist (DataValidationError naming the rows otherwise).
     higher_is_worse : bool
         Direction of ``outcome``; "improvement so far" is ``first - previous`` when True
         (symptom scales), ``previous - first`` otherwise.
@@ -185,6 +188,10 @@ def lagged_effects(
         raise ColumnError(f"expecting different columns for {', '.join(roles)}; got {roles}.")
     for param in ("x", "outcome", "session"):
         _numeric(data, param, roles[param])
+    if therapist is not None and not has_t and therapist != "therapist":
+        check_columns(data, [therapist], param="therapist")
+    check_keys(data, client=client, therapist=therapist if has_t else None, session=session,
+               where="lagged_effects", outcome=outcome, columns=[x])
     if not data[client].duplicated().any():
         raise DataValidationError(
             f"`data`: every client ({client!r}) has a single row; lagged effects need at least "

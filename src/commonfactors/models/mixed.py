@@ -26,6 +26,7 @@ import pandas as pd
 
 from .._validation import check_columns, check_option
 from ..errors import ColumnError, ModelSpecError
+from ..sessions import check_keys
 from . import general as _general
 from . import nested as _nested
 from ._adapter import adapter
@@ -371,7 +372,8 @@ def fit_mixed(
         an unknown function, collinear fixed predictors, too many random effects, or a random
         part the chosen engine cannot take.
     DataValidationError
-        Fewer than 2 groups of a grouping factor.
+        Fewer than 2 groups of a grouping factor; with ``client`` among the grouping factors, a
+        (client, session) pair on two rows or a client under two therapists (the rows named).
 
     Notes
     -----
@@ -421,6 +423,14 @@ def fit_mixed(
         d = _design(data, formula, frame, missing)
     finally:
         del frame
+    gcols = list(dict.fromkeys(c for t in d["terms"] for c in t["factors"]))
+    if "client" in gcols:  # session data: one row per (client, session), one therapist each
+        clean = d["clean"]
+        check_keys(clean, client="client",
+                   therapist="therapist" if "therapist" in gcols else None,
+                   session="session" if "session" in clean.columns else None,
+                   where="fit_mixed", outcome=str(d["y"].name),
+                   columns=[c for c in d["used"] if c not in gcols])
     return _fit_design(d, formula, engine, reml)
 
 

@@ -192,7 +192,9 @@ def _data_section(res: Any, extras: Mapping[str, Any]) -> str:
         else:
             dropped.append(f"reading: all {info.get('n_rows_read')} rows kept.")
         for col, codes in (info.get("recoded") or {}).items():
-            dropped.append(f"reading: column {col} recoded as {codes}.")
+            dropped.append(f"reading: column {col} stored as codes {codes}; the decomposition "
+                           "uses its labels, against the reference level listed with the "
+                           "shares of mean improvement.")
         if info.get("outcome_transform"):
             dropped.append(f"reading: {info['outcome_transform']}.")
     dropped += [str(n) for n in getattr(res, "notes", ()) or ()]
