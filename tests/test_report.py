@@ -186,7 +186,7 @@ def test_tables_are_written_as_csv_beside_the_html(user_run):
 def test_figures_are_saved_as_svg_and_pdf_on_request(user_run, tmp_path):
     assert not (user_run["path"].parent / "figures").exists()  # only on request
     code = cli.main(["report", str(user_run["csv"]), "--factors", str(user_run["fjson"]),
-                     "--n-boot", "2", "--out", str(tmp_path), "--quiet",
+                     "--n-boot", "20", "--out", str(tmp_path), "--quiet",
                      "--figures", "svg", "pdf"])
     assert code == 0
     html = (tmp_path / "commonfactors_report.html").read_text(encoding="utf-8")

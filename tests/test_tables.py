@@ -85,7 +85,7 @@ def test_point_estimates_only_and_other_levels_are_stated(sim):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bare = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=0)
-        ninety = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=10,
+        ninety = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=20,
                               seed=1, level=0.9, progress=False)
     tab = bare.to_table("markdown")
     assert "no bootstrap intervals" in tab.notes[0]
