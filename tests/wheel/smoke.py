@@ -34,7 +34,7 @@ for name in catalogue["name"]:
 
 sim = cf.simulate("norcross_lambert_2011", n_therapists=6, clients_per_therapist=5,
                   n_sessions=4, seed=1)
-res = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=10, seed=0,
+res = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=20, seed=0,
                    progress=False)
 assert {"factor", "estimand", "estimate", "ci_low", "ci_high"} <= set(res.table.columns)
 print(f"decompose: {len(res.table)} rows")
