@@ -298,8 +298,12 @@ def formula_name(name: str) -> str:
     return f"Q({name!r})"
 
 
-def check_values(data: pd.DataFrame, factors: dict, session: str) -> None:
-    """The outcome and numeric factor columns hold finite numbers; the outcome varies."""
+def check_values(data: pd.DataFrame, factors: dict, session: str, *, part: bool = False) -> None:
+    """The outcome and numeric factor columns hold finite numbers; the outcome varies.
+
+    ``part=True``: ``data`` is one partition of larger data, so only what each row must
+    satisfy is checked here (types, finite values); whether a column is all missing or the
+    outcome constant is decided over every partition (:func:`check_totals`)."""
     y = data["outcome"]
     if pd.api.types.is_bool_dtype(y.dtype) or not pd.api.types.is_numeric_dtype(y.dtype):
         bad = y[pd.to_numeric(y, errors="coerce").isna() & y.notna()]
@@ -316,41 +320,70 @@ def check_values(data: pd.DataFrame, factors: dict, session: str) -> None:
                     f"column {c!r}: expecting finite numbers; found {int(inf.sum())} infinite "
                     f"value(s) (rows {_show(list(s.index[inf]))}). Set them to missing or "
                     "correct them.")
-            if c != "outcome" and s.notna().sum() == 0:
+            if c != "outcome" and s.notna().sum() == 0 and not part:
                 raise ColumnError(f"column {c!r}: every value is missing; remove it from "
                                   "`factors` or check the column.")
+    if part:
+        return
     obs = y.dropna()
-    if obs.empty:
+    check_totals({c: int(data[c].notna().sum()) for c in numeric_columns(data, factors)},
+                 len(obs), (float(obs.min()), float(obs.max())) if len(obs) else None)
+
+
+def numeric_columns(data: pd.DataFrame, factors: dict) -> list[str]:
+    """The factor columns held as numbers (not booleans)."""
+    cols = dict.fromkeys(c for cs in factors.values() for c in cs)
+    return [c for c in cols if pd.api.types.is_numeric_dtype(data[c].dtype)
+            and not pd.api.types.is_bool_dtype(data[c].dtype)]
+
+
+def check_totals(observed: dict, n_outcome: int, outcome_range) -> None:
+    """Over all the data: no factor column all missing, an observed and varying outcome."""
+    for c, k in observed.items():
+        if c != "outcome" and k == 0:
+            raise ColumnError(f"column {c!r}: every value is missing; remove it from "
+                              "`factors` or check the column.")
+    if n_outcome == 0:
         raise ColumnError("column 'outcome': every value is missing; expecting observed scores.")
-    if float(obs.max()) == float(obs.min()):
+    if outcome_range[0] == outcome_range[1]:
         raise ColumnError(
-            f"column 'outcome': every observed value is {obs.iloc[0]:g}; a constant outcome has no "
-            "variance and no improvement to decompose. Check the outcome column.")
+            f"column 'outcome': every observed value is {outcome_range[0]:g}; a constant outcome "
+            "has no variance and no improvement to decompose. Check the outcome column.")
 
 
 def check_design(frame: pd.DataFrame, outcome: str, view: str, has_t: bool, therapist, client):
     """Enough clients and therapists, and an outcome that varies, in the analysed rows."""
     y = frame[outcome]
-    if len(y) and float(y.max()) == float(y.min()):
+    per = frame.groupby(therapist)[client].nunique().to_numpy() if has_t else None
+    check_design_counts(view=view, outcome=outcome,
+                        y_range=(float(y.min()), float(y.max())) if len(y) else None,
+                        first_y=float(y.iloc[0]) if len(y) else np.nan,
+                        n_units=int(frame[client].nunique()),
+                        n_therapists=int(frame[therapist].nunique()) if has_t else None,
+                        clients_per_therapist=per)
+
+
+def check_design_counts(*, view: str, outcome: str, y_range, first_y: float, n_units: int,
+                        n_therapists: int | None, clients_per_therapist) -> None:
+    """:func:`check_design` from counts: the outcome's range, clients, therapists and clients per
+    therapist (``n_therapists=None``: no therapist level)."""
+    if y_range is not None and y_range[0] == y_range[1]:
         what = "improvement (pre - post)" if outcome == "improvement" else "outcome"
         raise DataValidationError(
-            f"column {what!r}: every client has the same value ({y.iloc[0]:g}) in the {view} "
+            f"column {what!r}: every client has the same value ({first_y:g}) in the {view} "
             "view, so there is no variance to decompose. Check the outcome and session columns.")
-    n_units = frame[client].nunique()
     if n_units < 3:
         raise DataValidationError(
             f"`data`: {n_units} client(s) in the {view} view; expecting several clients (each "
             "with at least 2 observed sessions in the change view).")
-    if not has_t:
+    if n_therapists is None:
         return
-    n_t = frame[therapist].nunique()
-    if n_t < 3:
+    if n_therapists < 3:
         raise DataValidationError(
-            f"column 'therapist': {n_t} therapist(s) in the analysed rows; a therapist variance "
-            "cannot be estimated from so few (30 or more give a usable estimate). Pass "
+            f"column 'therapist': {n_therapists} therapist(s) in the analysed rows; a therapist "
+            "variance cannot be estimated from so few (30 or more give a usable estimate). Pass "
             "therapist=None to analyse clients without a therapist level.")
-    per = frame.groupby(therapist)[client].nunique()
-    if (per <= 1).all():
+    if np.all(np.asarray(clients_per_therapist) <= 1):
         raise DataValidationError(
             "column 'therapist': every therapist has one client in the analysed rows, so "
             "therapist differences cannot be told apart from client differences. Pass "

@@ -22,10 +22,22 @@ def _codes(s: pd.Series) -> np.ndarray:
     return pd.factorize(s, sort=False)[0].astype(np.intp)
 
 
-def _default_references(frame: pd.DataFrame, factors, given, client, outside=(THERAPY_EXCLUDE,),
-                        categorical=None) -> tuple[dict, list]:
+def column_facts(frame: pd.DataFrame, col: str, client: str) -> tuple[bool, np.ndarray]:
+    """(every observed value is 0 or 1, the client means of the column) from session rows."""
+    x = frame[col].astype(float)
+    means = x.groupby(frame[client]).mean() if client in frame else x
+    return set(np.unique(x.dropna())) <= {0.0, 1.0}, np.asarray(means, dtype=float)
+
+
+def _default_references(frame: pd.DataFrame | None, factors, given, client,
+                        outside=(THERAPY_EXCLUDE,), categorical=None,
+                        facts=None) -> tuple[dict, list]:
     """Reference level per (group, column): given, else 0 for a 0/1 column, otherwise the 10th
-    percentile of client means; a categorical column's dummies are 0 (its reference level)."""
+    percentile of client means; a categorical column's dummies are 0 (its reference level).
+
+    ``facts(col)`` gives ``(is 0/1, client means)`` of a column (default: :func:`column_facts`
+    on ``frame``), so that per-client statistics can stand in for the rows."""
+    facts = facts or (lambda col: column_facts(frame, col, client))
     refs: dict[str, dict[str, float]] = {}
     rows = []
     categorical = categorical or {}
@@ -52,9 +64,8 @@ def _default_references(frame: pd.DataFrame, factors, given, client, outside=(TH
             elif given is not None and g in given and not isinstance(given[g], dict):
                 v, note = float(given[g]), "given"
             else:
-                x = frame[col].astype(float)
-                means = x.groupby(frame[client]).mean() if client in frame else x
-                if set(np.unique(x.dropna())) <= {0.0, 1.0}:
+                is01, means = facts(col)
+                if is01:
                     v, note = 0.0, "default: 0 (control / absent)"
                 else:
                     v, note = float(np.quantile(means, 0.10)), "default: 10th percentile of client means"
@@ -153,13 +164,18 @@ class MeanModel:
     dummies: dict = field(default_factory=dict)  # dummy column -> its categorical source column
 
 
-def client_range(frame: pd.DataFrame, refs: dict, key: str | None) -> tuple[dict, dict]:
-    """(lowest, median) client mean of every reference column (row values without ``key``)."""
+def client_range(frame: pd.DataFrame | None, refs: dict, key: str | None,
+                 means_of=None) -> tuple[dict, dict]:
+    """(lowest, median) client mean of every reference column (row values without ``key``);
+    ``means_of(col)`` gives the client means instead of ``frame``."""
     lo, med = {}, {}
     for cols in refs.values():
         for col in cols:
-            x = frame[col].astype(float)
-            means = x.groupby(frame[key]).mean() if key is not None and key in frame else x
+            if means_of is not None:
+                means = pd.Series(means_of(col))
+            else:
+                x = frame[col].astype(float)
+                means = x.groupby(frame[key]).mean() if key is not None and key in frame else x
             lo[col] = float(means.min())
             med[col] = float(means.median())
     return lo, med
@@ -182,3 +198,38 @@ class Built:
     client: str | None = "client"  # the columns of ``frame`` holding client and therapist ids
     therapist: str | None = "therapist"
     categorical: dict = field(default_factory=dict)  # source column -> levels, reference, dummies
+
+
+@dataclass(frozen=True)
+class LazyFit:
+    """The full model's :class:`~commonfactors.models.MixedFit`, fitted when first asked for.
+
+    The decomposition itself needs only sufficient statistics; ``Decomposition.fit`` (BLUPs,
+    a summary table, standard errors of the full model) is fitted from the rows on first use:
+    from ``fit_frame`` as it stands (change view), or from the session ``rows`` (growth view),
+    whose complete rows in ``used`` get the derived columns ``names`` of :func:`build_terms`.
+    """
+
+    formula: str
+    reml: bool
+    fit_frame: pd.DataFrame | None = field(repr=False, default=None)
+    rows: pd.DataFrame | None = field(repr=False, default=None)
+    factors: dict | None = None
+    names: tuple = ()
+    used: tuple = ()
+
+    def __call__(self):
+        from ..models.mixed import fit_mixed
+        from ..models.terms import build_terms
+
+        frame = self.fit_frame
+        if frame is None:
+            rows = self.rows.dropna(subset=list(self.used))
+            has_t = "therapist" in rows.columns
+            derived, _ = build_terms(rows, self.factors, view="growth", client="client",
+                                     therapist="therapist" if has_t else None, time="session",
+                                     keep=list(self.names))
+            ids = rows[[c for c in ("therapist", "client") if c in rows.columns]]
+            frame = pd.concat([ids.reset_index(drop=True), derived.reset_index(drop=True),
+                               rows["outcome"].reset_index(drop=True)], axis=1)
+        return fit_mixed(frame, self.formula, reml=self.reml)

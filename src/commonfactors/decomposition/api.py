@@ -24,6 +24,7 @@ from . import _inputs as AI
 from ._references import (
     Built,
     DataContrast,
+    LazyFit,
     MeanModel,
     _codes,
     _contrast_rows,
@@ -49,32 +50,55 @@ _LEVEL_NAMES = {
 # building the problem
 # --------------------------------------------------------------------------------------
 
+def build_problem(data, factors, view, references=None, *, reml=True, outside=(THERAPY_EXCLUDE,),
+                  categorical=None, chunk_rows=None):
+    """(Problem, Built, rows used) of canonical session rows (role-named columns ``therapist``,
+    ``client``, ``session``, ``outcome``; factor columns numeric or dummy-coded).
+
+    Growth view: from per-client statistics read in chunks of ``chunk_rows`` rows
+    (:mod:`._growth`), never a row-sized design. Change view: from the change frame (one row
+    per client). Rows with a missing value in a column the view uses are left out; the count of
+    rows used is returned.
+    """
+    categorical = categorical or {}
+    if view == "growth":
+        from ._growth import growth_from_rows
+
+        return growth_from_rows(data, factors, references=references, outside=outside,
+                                categorical=categorical, reml=reml, chunk_rows=chunk_rows)
+    keys = [c for c in ("therapist", "client", "session") if c in data.columns]
+    rows = data.dropna(subset=keys)
+    has_t = "therapist" in data.columns
+    problem, built = _build(rows, factors, view, references, "client",
+                            "therapist" if has_t else None, "session", reml, outside, categorical)
+    return problem, built, len(rows)
+
+
 def _build(data, factors, view, references, client, therapist, session, reml,
-           outside=(THERAPY_EXCLUDE,), categorical=None):
+           outside=(THERAPY_EXCLUDE,), categorical=None, frame=None):
+    """The change view's problem (``frame``: a change frame already made, e.g. from per-client
+    statistics of data that never sat in memory)."""
     notes = []
     categorical = categorical or {}
-    has_t = therapist is not None and therapist in data.columns
-    if view == "growth":
-        frame = data
-        outcome = "outcome"
-    else:
+    has_t = therapist is not None and therapist in (data if frame is None else frame).columns
+    preds = sorted({c for cols in factors.values() for c in cols if c != session})
+    if frame is None:
         from ..sessions.api import change_view
 
-        preds = sorted({c for cols in factors.values() for c in cols if c != session})
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always")
             frame = change_view(data, predictors=preds)
         notes += [str(w.message) for w in rec]
-        # process measures are client means over the sessions where they were rated; a client
-        # with no rating of a factor column at all has no value and leaves the model
-        no_value = frame[preds].isna().any(axis=1) if preds else pd.Series(False, frame.index)
-        if no_value.any():
-            which = ", ".join(f"{c} ({int(frame[c].isna().sum())})" for c in preds
-                              if frame[c].isna().any())
-            notes.append(f"dropped {int(no_value.sum())} of {len(frame)} clients with no observed "
-                         f"value of a factor column (clients per column: {which})")
-            frame = frame.loc[~no_value].reset_index(drop=True)
-        outcome = "improvement"
+    # process measures are client means over the sessions where they were rated; a client
+    # with no rating of a factor column at all has no value and leaves the model
+    no_value = frame[preds].isna().any(axis=1) if preds else pd.Series(False, frame.index)
+    if no_value.any():
+        which = ", ".join(f"{c} ({int(frame[c].isna().sum())})" for c in preds
+                          if frame[c].isna().any())
+        notes.append(f"dropped {int(no_value.sum())} of {len(frame)} clients with no observed "
+                     f"value of a factor column (clients per column: {which})")
+        frame = frame.loc[~no_value].reset_index(drop=True)
+    outcome = "improvement"
     AI.check_design(frame, outcome, view, has_t, therapist, client)
     derived, terms = build_terms(frame, factors, view=view, client=client,
                                  therapist=therapist if has_t else None, time=session)
@@ -89,14 +113,9 @@ def _build(data, factors, view, references, client, therapist, session, reml,
     names = ["Intercept"] + list(derived.columns)
     groups = tuple(factors)
     col_group = np.array([-1] + [groups.index(t.group) for t in terms])
-    if view == "growth":
-        inner_role, outer_role = "client", ("therapist" if has_t else None)
-        inner_codes = _codes(frame[client])
-        outer_codes = _codes(frame[therapist]) if has_t else None
-    else:
-        inner_role, outer_role = ("therapist" if has_t else None), None
-        inner_codes = _codes(frame[therapist]) if has_t else None
-        outer_codes = None
+    inner_role, outer_role = ("therapist" if has_t else None), None
+    inner_codes = _codes(frame[therapist]) if has_t else None
+    outer_codes = None
     lvmap = _LEVEL_NAMES.get((inner_role, outer_role), {})
     col_level = np.array([""] + [lvmap.get(t.level, "f") for t in terms])
     # mean model: one pooled column per factor column
@@ -143,7 +162,7 @@ def _build(data, factors, view, references, client, therapist, session, reml,
                             groups=groups, inner_role=inner_role, outer_role=outer_role, reml=reml,
                             mean_stats=mstats, contrast_obs=contrast_obs, contrast_cf=contrast_cf,
                             contrast_n=contrast_n, mean_groups=mean_groups,
-                            corr_cols=tuple(corr_cols), corr_sign=-1.0 if view == "growth" else 1.0,
+                            corr_cols=tuple(corr_cols), corr_sign=1.0,
                             outside=tuple(outside), remainder=remainder)
     else:
         notes.append("no therapist ids: the change model is fitted by least squares (no random effects)")
@@ -152,13 +171,7 @@ def _build(data, factors, view, references, client, therapist, session, reml,
                             reml=reml, mean_rows=np.column_stack([Xm, y]), contrast_obs=contrast_obs,
                             contrast_cf=contrast_cf, contrast_n=contrast_n, mean_groups=mean_groups,
                             corr_cols=tuple(corr_cols), outside=tuple(outside), remainder=remainder)
-    rand = []
-    if view == "growth":
-        if has_t:
-            rand.append(f"(1 | {therapist})")
-        rand.append(f"(1 | {client})")
-    elif has_t:
-        rand.append(f"(1 | {therapist})")
+    rand = [f"(1 | {therapist})"] if has_t else []
     formula = (f"{outcome} ~ " + " + ".join(AI.formula_name(n) for n in names[1:])
                + (" + " + " + ".join(rand) if rand else ""))
     fit_frame = pd.concat([frame[[c for c in (therapist, client) if c and c in frame]].reset_index(drop=True),
@@ -384,6 +397,14 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     check_keys(data, client=client, therapist=therapist, session=session, where="decompose",
                outcome="outcome", columns=[c for cs in factors.values() for c in cs])
     AI.check_values(data, factors, session)
+    return _decompose_rows(data, factors, view=view, references=references, outside=outside,
+                           reml=reml, finish=(n_boot, ci, seed, n_jobs, progress,
+                                              resample_clients, level))
+
+
+def _decompose_rows(data, factors, *, view, references, outside, reml, finish):
+    """decompose() of checked, role-named session rows held in memory."""
+    session = "session"
     from ..sessions.api import summarize_sessions
 
     try:  # what the user's rows look like, missing values per column included
@@ -400,29 +421,27 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     # growth view: a row enters the model with every column; change view: pre and post come
     # from the outcome alone, and factor columns are client means over the rated sessions
     used = list(dict.fromkeys(keys + ["outcome"] + cols)) if view == "growth" else keys
-    n_before = len(data)
-    data = data.dropna(subset=used)
+    problem, built, n_used = build_problem(data, factors, view, num_refs, reml=reml,
+                                           outside=outside, categorical=categorical)
+    notes = _used_notes(len(data), n_used, used, categorical) + list(built.notes)
+    fit = None
+    if built.rand:
+        fit = (LazyFit(built.formula, reml, rows=data, factors=factors,
+                       names=tuple(built.names[1:]), used=tuple(used)) if view == "growth"
+               else LazyFit(built.formula, reml, fit_frame=built.fit_frame))
+    built = replace(built, notes=tuple(notes), data_summary=summary)
+    return _finish(problem, built, view, *finish, fit)
+
+
+def _used_notes(n_rows: int, n_used: int, used, categorical) -> list[str]:
     notes = []
-    if len(data) < n_before:
-        notes.append(f"dropped {n_before - len(data)} of {n_before} rows with a missing value in "
+    if n_used < n_rows:
+        notes.append(f"dropped {n_rows - n_used} of {n_rows} rows with a missing value in "
                      f"{', '.join(used)}")
-    problem, built = _build(data, factors, view, num_refs, client, therapist, session, reml,
-                            outside, categorical)
-    notes += built.notes
     for c, inf in categorical.items():
         notes.append(f"{c} ({inf['group']}) is categorical: levels {', '.join(map(str, inf['levels']))}"
                      f"; reference level {inf['reference']} ({inf['rule']})")
-    fit = None
-    if built.rand:
-        from ..models.mixed import fit_mixed
-
-        with warnings.catch_warnings(record=True) as rec:
-            warnings.simplefilter("always")
-            fit = fit_mixed(built.fit_frame, built.formula, reml=reml)
-        notes += [f"full model: {w.message}" for w in rec if "dropped" not in str(w.message)]
-    built = replace(built, notes=tuple(notes), data_summary=summary)
-    return _finish(problem, built, view, n_boot, ci, seed, n_jobs, progress, resample_clients,
-                   level, fit)
+    return notes
 
 
 def _to_roles(data: pd.DataFrame, factors: dict, client: str, therapist, session: str):
@@ -438,7 +457,7 @@ def _to_roles(data: pd.DataFrame, factors: dict, client: str, therapist, session
                 f"`{role}`: the {role} ids are in column {col!r}, but `data` also has a column "
                 f"named {role!r}; rename or drop that column first.")
         ren[col] = role
-    out = data.rename(columns=ren) if ren else data.copy()
+    out = data.rename(columns=ren) if ren else data.copy(deep=False)  # never modified in place
     out.attrs = dict(data.attrs)
     if therapist is None and "therapist" in out.columns:
         out = out.drop(columns="therapist")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, FactorGroupError
-from ._references import MeanModel
+from ._references import LazyFit, MeanModel
 
 __all__ = ["Decomposition"]
 
@@ -25,7 +25,7 @@ class Decomposition:
     subsets: pd.DataFrame
     view: str
     formula: str
-    fit: Any
+    fit: Any = field(repr=False)  # a MixedFit, or a LazyFit resolved on first access
     n_obs: int
     n_clients: int
     n_therapists: int
@@ -38,6 +38,13 @@ class Decomposition:
     replicates: pd.DataFrame = field(repr=False)
     _mean: MeanModel | None = field(repr=False, default=None)
     level: float = 0.95
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if name == "fit" and isinstance(value, LazyFit):  # fitted once, when first asked for
+            value = value()
+            object.__setattr__(self, "fit", value)
+        return value
 
     # ------------------------------------------------------------------ presentation
     def summary(self) -> str:
