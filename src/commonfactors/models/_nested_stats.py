@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import DataValidationError, EstimationError
+from ._nested_checks import _agree, _check_counts_sums, _check_gg, _check_outer
 
 SINGULAR_TOL = 1e-4  # lme4::isSingular default
 GRAD_TOL = 2e-3  # absolute projected-gradient tolerance on the deviance scale (as lme4's check)
@@ -46,7 +47,8 @@ def _diag_mask(q: int) -> np.ndarray:
 class NestedStats:
     """Per-cluster sufficient statistics of a nested linear mixed model (plain NumPy).
 
-    Build with :meth:`from_arrays`. Inner groups are stored sorted by outer group; ``k = p + 1``
+    Build with :meth:`from_arrays` (rows) or :meth:`from_groups` (per-group aggregates of a
+    random-intercept model). Inner groups are stored sorted by outer group; ``k = p + 1``
     columns of ``G = [X, y]``. Attributes ending in ``_i`` are stacked over inner groups.
 
     Attributes
@@ -55,8 +57,10 @@ class NestedStats:
         Rows, fixed columns, inner and outer random-effect dimensions (``q_out = 0``: no outer).
     n_i : ndarray (m,)
         Rows per inner group.
-    gg_i : ndarray (m, k, k)
-        ``G'G`` over the rows of each inner group; ``gsum_i`` (m, k) their column sums.
+    gg_i : ndarray (m, k, k) or None
+        ``G'G`` over the rows of each inner group; ``gsum_i`` (m, k) their column sums. None when
+        built by :meth:`from_groups` without them: the deviance needs only the total ``gg`` and a
+        therapist resample only ``gg_o``; resampling inner groups within outer ones then raises.
     zz_i, zg_i, zsum_i : ndarray
         ``Z_in'Z_in`` (m, q_in, q_in), ``Z_in'G`` (m, q_in, k), column sums of ``Z_in`` (m, q_in).
     zio_i, oo_i, og_i, osum_i : ndarray or None
@@ -68,6 +72,11 @@ class NestedStats:
     inner_label, outer_label : ndarray
         Original codes of the stored inner and outer groups (after :meth:`resample`: the source
         groups, so duplicates repeat).
+    gg, gsum : ndarray (k, k), (k,)
+        ``G'G`` and the column sums of ``G`` over all rows.
+    gg_o : ndarray (n_outer, k, k) or None
+        ``G'G`` over the rows of each outer group (None without an outer level, or when built by
+        :meth:`from_groups` with only the total).
     """
 
     n: int
@@ -75,7 +84,7 @@ class NestedStats:
     q_in: int
     q_out: int
     n_i: np.ndarray
-    gg_i: np.ndarray
+    gg_i: np.ndarray | None
     gsum_i: np.ndarray
     zz_i: np.ndarray
     zg_i: np.ndarray
@@ -90,6 +99,7 @@ class NestedStats:
     outer_label: np.ndarray | None
     gg: np.ndarray
     gsum: np.ndarray
+    gg_o: np.ndarray | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -192,6 +202,104 @@ class NestedStats:
             zio_i=zio_i, oo_i=oo_i, og_i=og_i, osum_i=osum_i, outer_of=outer_of, ostart=ostart,
             inner_label=inner_label, outer_label=outer_lab, gg=gg_i.sum(axis=0),
             gsum=gsum_i.sum(axis=0),
+            gg_o=None if ostart is None else np.add.reduceat(gg_i, ostart, axis=0),
+        )
+
+    @classmethod
+    def from_groups(cls, *, n_i, gsum_i, inner_label, outer_of=None, outer_label=None,
+                    gg_i=None, gg_o=None, gg=None) -> NestedStats:
+        """Statistics of a random-intercept model from per-group aggregates (no rows needed).
+
+        For ``y ~ X + (1 | inner)`` or ``y ~ X + (1 | outer) + (1 | inner)`` every ``Z`` block
+        is a column of ones, so ``Z_in'Z_in = Z_in'Z_out = Z_out'Z_out = n_i`` and
+        ``Z_in'G = Z_out'G = gsum_i`` per inner group: the row counts and column sums of
+        ``G = [X, y]`` plus the cross-products ``G'G`` determine the model. ``G'G`` may be given per
+        inner group, per outer group or only in total; what is not kept limits what
+        :meth:`resample` can do (see Raises there).
+
+        Parameters
+        ----------
+        n_i : array of int (m,)
+            Rows per inner group (each >= 1).
+        gsum_i : array (m, k)
+            Column sums of ``G = [X, y]`` (``k = p + 1``, outcome last) per inner group.
+        inner_label : array (m,)
+            Unique codes of the inner groups (kept as :attr:`inner_label`).
+        outer_of : array of int (m,), optional
+            Outer group of each inner group as codes ``0..n_outer-1``, non-decreasing (inner
+            groups sorted by outer group), every code present. None: one grouping factor.
+        outer_label : array (n_outer,), optional
+            Codes of the outer groups (default ``0..n_outer-1``).
+        gg_i : array (m, k, k), optional
+            ``G'G`` per inner group (needed only to resample inner groups within outer ones).
+        gg_o : array (n_outer, k, k), optional
+            ``G'G`` per outer group (enough for a bootstrap that resamples outer groups).
+        gg : array (k, k), optional
+            Total ``G'G``; computed from ``gg_i`` or ``gg_o`` when None, and checked against them
+            (to rounding) when both are given. At least one of the three is required.
+
+        Returns
+        -------
+        NestedStats
+            With ``q_in = 1`` and ``q_out = 1`` (0 without ``outer_of``).
+
+        Raises
+        ------
+        DataValidationError
+            On shapes, non-finite values, counts that are not positive integers, duplicate inner
+            labels, outer codes that are not sorted or not ``0..n_outer-1``, or totals that
+            disagree.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from commonfactors.models.nested import NestedStats
+        >>> st = NestedStats.from_groups(n_i=np.array([2, 3]), gsum_i=np.array([[2., 1.], [3., 4.]]),
+        ...                              inner_label=np.array([10, 11]), gg=np.array([[5., 5.], [5., 9.]]))
+        >>> st.n, st.p, st.n_inner
+        (5, 1, 2)
+        """
+        n_i, gsum_i, m, k = _check_counts_sums(n_i, gsum_i)
+        inner_label = np.asarray(inner_label).reshape(-1)
+        if inner_label.shape[0] != m:
+            raise DataValidationError(
+                f"`inner_label`: expecting {m} labels (one per inner group); got {inner_label.shape[0]}.")
+        uniq, cnt = np.unique(inner_label, return_counts=True)
+        if uniq.size != m:
+            raise DataValidationError(
+                "`inner_label`: expecting unique labels (an inner group lies in one outer group); "
+                f"repeated: {', '.join(map(str, uniq[cnt > 1][:5]))}.")
+        ostart = None
+        if outer_of is not None:
+            outer_of, ostart, outer_label = _check_outer(outer_of, outer_label, m)
+        elif outer_label is not None or gg_o is not None:
+            raise DataValidationError("`outer_label`/`gg_o`: given without `outer_of`; pass the outer "
+                                      "group of each inner group, or leave them out.")
+        T = 0 if ostart is None else ostart.size
+        gg_i = _check_gg(gg_i, (m, k, k), "gg_i")
+        gg_o = _check_gg(gg_o, (T, k, k), "gg_o")
+        gg = _check_gg(gg, (k, k), "gg")
+        if gg_i is None and gg_o is None and gg is None:
+            raise DataValidationError("`gg_i`, `gg_o`, `gg`: expecting at least one of the cross-"
+                                      "products G'G (per inner group, per outer group or total).")
+        if gg_i is not None:
+            _agree(gg_o, np.add.reduceat(gg_i, ostart, axis=0) if T else None, "gg_o", "gg_i")
+            gg_o = np.add.reduceat(gg_i, ostart, axis=0) if T else None
+            _agree(gg, gg_i.sum(axis=0), "gg", "gg_i")
+            gg = gg_i.sum(axis=0)
+        elif gg_o is not None:
+            _agree(gg, gg_o.sum(axis=0), "gg", "gg_o")
+            gg = gg_o.sum(axis=0)
+        one = n_i.astype(float)[:, None, None]
+        zg = gsum_i[:, None, :]
+        has_out = T > 0
+        return cls(
+            n=int(n_i.sum()), p=k - 1, q_in=1, q_out=1 if has_out else 0, n_i=n_i, gg_i=gg_i,
+            gsum_i=gsum_i, zz_i=one, zg_i=zg, zsum_i=one[:, 0, :],
+            zio_i=one if has_out else None, oo_i=one if has_out else None,
+            og_i=zg if has_out else None, osum_i=one[:, 0, :] if has_out else None,
+            outer_of=outer_of, ostart=ostart, inner_label=inner_label, outer_label=outer_label,
+            gg=gg, gsum=gsum_i.sum(axis=0), gg_o=gg_o,
         )
 
     # ------------------------------------------------------------------ sizes
@@ -225,10 +333,12 @@ class NestedStats:
         if cols.size and (cols.min() < 0 or cols.max() >= self.p):
             raise EstimationError(f"`cols`: expecting indices in 0..{self.p - 1}; got {cols.tolist()}.")
         g = np.r_[cols, self.p]
+        gi = None if self.gg_i is None else self.gg_i[:, g[:, None], g]
+        go = None if self.gg_o is None else self.gg_o[:, g[:, None], g]
         return replace(
-            self, p=int(cols.size), gg_i=self.gg_i[:, g[:, None], g], gsum_i=self.gsum_i[:, g],
+            self, p=int(cols.size), gg_i=gi, gsum_i=self.gsum_i[:, g],
             zg_i=self.zg_i[:, :, g], og_i=None if self.og_i is None else self.og_i[:, :, g],
-            gg=self.gg[g[:, None], g], gsum=self.gsum[g],
+            gg=self.gg[g[:, None], g], gsum=self.gsum[g], gg_o=go,
         )
 
     def resample(self, outer_idx, inner_idx=None) -> NestedStats:
@@ -243,8 +353,24 @@ class NestedStats:
             One array per entry of ``outer_idx``: positions of the inner groups (as stored, see
             :meth:`inner_groups_of`) to place under that drawn outer group, e.g. a within-outer
             resample. Default: all inner groups of the drawn outer group.
+
+        Raises
+        ------
+        EstimationError
+            When the draw needs per-inner-group cross-products ``gg_i`` that were not kept
+            (:meth:`from_groups` without ``gg_i``): resampling inner groups (within outer groups,
+            or of a model with one grouping factor), or outer groups without ``gg_o``.
         """
         outer_idx = np.asarray(outer_idx, dtype=int).reshape(-1)
+        if self.gg_i is None and (inner_idx is not None or self.gg_o is None):
+            what = ("inner groups within outer groups" if inner_idx is not None else
+                    "groups" if self.ostart is None else "outer groups")
+            raise EstimationError(
+                f"`resample`: cannot resample {what}: the per-client cross-products G'G (`gg_i`) "
+                "were not kept when these statistics were built"
+                + ("" if self.ostart is None or inner_idx is not None else " and neither were the per-outer-group ones (`gg_o`)")
+                + ". Rebuild them with `gg_i` (or `gg_o` to resample outer groups only), or "
+                "resample outer groups only.")
         if self.ostart is None:
             if inner_idx is not None:
                 raise EstimationError("`inner_idx`: only for statistics with an outer group.")
@@ -269,12 +395,17 @@ class NestedStats:
         if sel.size == 0:
             raise EstimationError("`outer_idx`: the resample has no groups.")
         take = lambda a: None if a is None else a[sel]  # noqa: E731
-        gg_i, gsum_i = self.gg_i[sel], self.gsum_i[sel]
-        ostart = None
+        gg_i, gsum_i = take(self.gg_i), self.gsum_i[sel]
+        ostart = gg_o = None
         if new_outer is not None:
             keep = np.r_[True, new_outer[1:] != new_outer[:-1]]
             ostart = np.flatnonzero(keep)
             new_outer = np.cumsum(keep) - 1
+            if inner_idx is None and self.gg_o is not None:
+                gg_o = self.gg_o[outer_idx]
+            else:
+                gg_o = np.add.reduceat(gg_i, ostart, axis=0)
+        gg = gg_i.sum(axis=0) if gg_i is not None else gg_o.sum(axis=0)
         return replace(
             self, n=int(self.n_i[sel].sum()), n_i=self.n_i[sel], gg_i=gg_i, gsum_i=gsum_i,
             zz_i=self.zz_i[sel], zg_i=self.zg_i[sel], zsum_i=self.zsum_i[sel],
@@ -282,7 +413,7 @@ class NestedStats:
             osum_i=take(self.osum_i), outer_of=new_outer, ostart=ostart,
             inner_label=self.inner_label[sel],
             outer_label=None if self.outer_label is None else self.outer_label[outer_idx],
-            gg=gg_i.sum(axis=0), gsum=gsum_i.sum(axis=0),
+            gg=gg, gsum=gsum_i.sum(axis=0), gg_o=gg_o,
         )
 
     def draw(self, rng: np.random.Generator, *, inner: bool = False) -> NestedStats:
