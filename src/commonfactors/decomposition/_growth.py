@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..models.nested import NestedStats
 from ..models.terms import Term
-from ._moments import ClientParts
+from ._moments import ClientParts, canonical_order
 
 _CHUNK_CLIENTS = 20_000  # clients per block when cross-products are formed (bounds memory)
 
@@ -50,14 +50,12 @@ class ClientTable:
 
     @classmethod
     def from_parts(cls, parts: ClientParts, raw: list[str]) -> ClientTable:
-        order = np.arange(parts.n_clients)
+        order = canonical_order(parts.ids, parts.therapist)
         tcode = tstart = ther = None
         if parts.therapist is not None:
-            codes = pd.factorize(parts.therapist)[0]
-            order = np.argsort(codes, kind="stable")
-            tcode = codes[order]
-            tstart = np.flatnonzero(np.r_[True, tcode[1:] != tcode[:-1]])
             ther = parts.therapist[order]
+            tcode = pd.factorize(ther)[0]
+            tstart = np.flatnonzero(np.r_[True, tcode[1:] != tcode[:-1]])
         return cls(raw=list(raw), n=parts["n"][order], S=parts["sum"][order],
                    W=parts["cross"][order], mn=parts["min"][order], mx=parts["max"][order],
                    first=parts["first"][order], last=parts["last"][order],
@@ -261,7 +259,7 @@ def mean_contrast(t: ClientTable, mcols: Columns) -> MomentContrast:
 
 
 def build_growth(t: ClientTable, factors: dict, *, references, outside, categorical, reml: bool,
-                 notes: list):
+                 notes: list, keep_clients: bool = False):
     """(Problem, Built) of the growth view from per-client statistics (see :func:`.api._build`)."""
     from ..models.terms import default_terms
     from . import _estimates as E
@@ -318,8 +316,8 @@ def build_growth(t: ClientTable, factors: dict, *, references, outside, categori
         main = [c for c in cols if c != "session" and c in mnames]
         if main and main[0] not in multi:
             corr_cols.append((g, 1 + mnames.index(main[0])))
-    stats = stats_of(t, xcols, keep_clients=False)
-    mstats = stats_of(t, mcols, keep_clients=False)
+    stats = stats_of(t, xcols, keep_clients=keep_clients)
+    mstats = stats_of(t, mcols, keep_clients=keep_clients)
     problem = E.Problem(stats=stats, rows=None, col_group=col_group, col_level=col_level,
                         groups=groups, inner_role="client",
                         outer_role="therapist" if has_t else None, reml=reml,
@@ -352,7 +350,7 @@ def growth_raw_columns(factors: dict, columns) -> list[str]:
 
 
 def growth_from_rows(data: pd.DataFrame, factors: dict, *, references, outside, categorical,
-                     reml: bool, chunk_rows=None):
+                     reml: bool, chunk_rows=None, keep_clients: bool = False):
     """(Problem, Built, rows used) of session rows in memory, read in chunks."""
     from ._moments import chunks, combine, growth_part
 
@@ -365,5 +363,6 @@ def growth_from_rows(data: pd.DataFrame, factors: dict, *, references, outside, 
         used += n
     table = ClientTable.from_parts(combine(parts), raw)
     problem, built = build_growth(table, factors, references=references, outside=outside,
-                                  categorical=categorical, reml=reml, notes=[])
+                                  categorical=categorical, reml=reml, notes=[],
+                                  keep_clients=keep_clients)
     return problem, built, used

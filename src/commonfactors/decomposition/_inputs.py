@@ -221,6 +221,20 @@ def code_categoricals(data: pd.DataFrame, factors: dict[str, list[str]], referen
     return out, new_factors, info
 
 
+def apply_categoricals(data: pd.DataFrame, categorical: dict) -> pd.DataFrame:
+    """The dummy columns of :func:`code_categoricals` for coding decided elsewhere (``info``
+    from all the data), e.g. on one partition of data read partition by partition."""
+    out = data.copy()
+    for col, inf in categorical.items():
+        _, vals = _levels_and_values(data, col)
+        pos = list(out.columns).index(col)
+        for lv, name in zip([lv for lv in inf["levels"] if lv != inf["reference"]],
+                            inf["dummies"], strict=True):
+            pos += 1
+            out.insert(pos, name, (vals == lv).astype(float).where(vals.notna()).to_numpy())
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # references
 # --------------------------------------------------------------------------------------------

@@ -109,13 +109,14 @@ def growth_part(chunk: pd.DataFrame, raw: list[str], keys: list[str]) -> tuple[C
     return ClientParts(ids, ther, lo, hi, f), int(len(rows))
 
 
-def change_part(chunk: pd.DataFrame, predictors: list[str], keys: list[str]) -> ClientParts:
+def change_part(chunk: pd.DataFrame, predictors: list[str], keys: list[str]) -> tuple[ClientParts, int]:
     """Change-view statistics of the clients of ``chunk`` (rows with every key column present).
 
     Fields: ``n_obs`` (rows with an observed outcome), ``first_session`` / ``pre`` and
     ``last_session`` / ``post`` (session and outcome of the first and last observed session),
     and per predictor ``psum`` / ``pcount`` (clients, predictors): sum and count of its observed
     values over the rows with an observed outcome (as :func:`commonfactors.change_view`).
+    Also returns the number of rows with every key column present.
     """
     ok = chunk[keys].notna().all(axis=1).to_numpy()
     rows = np.flatnonzero(ok)
@@ -147,7 +148,7 @@ def change_part(chunk: pd.DataFrame, predictors: list[str], keys: list[str]) -> 
     f = {"n_obs": (n_obs, _ADD), "first_session": (first_s, _MIN), "pre": (pre, _FIRST),
          "last_session": (last_s, _MAX), "post": (post, _LAST), "psum": (psum, _ADD),
          "pcount": (pcount, _ADD)}
-    return ClientParts(ids, ther, lo, hi, f)
+    return ClientParts(ids, ther, lo, hi, f), int(len(rows))
 
 
 def combine(parts: list[ClientParts]) -> ClientParts:
@@ -202,6 +203,23 @@ def combine(parts: list[ClientParts]) -> ClientParts:
             hi[idx] = np.maximum(hi[idx], p.ther_hi)
     return ClientParts(np.asarray(uniq), ther, lo, hi,
                        {k: (v[0], v[1]) for k, v in out.items()})
+
+
+def sorted_codes(values) -> np.ndarray:
+    """Codes of ``values`` in sorted order of the labels (as text when they do not compare)."""
+    try:
+        return pd.factorize(np.asarray(values), sort=True)[0]
+    except TypeError:
+        return pd.factorize(np.asarray(values).astype(str), sort=True)[0]
+
+
+def canonical_order(ids, therapist=None) -> np.ndarray:
+    """Positions of clients sorted by therapist, then client label: one order whatever the order
+    of the rows or partitions they came from (so that results agree to rounding)."""
+    keys = [sorted_codes(ids)]
+    if therapist is not None:
+        keys.append(sorted_codes(therapist))
+    return np.lexsort(keys)
 
 
 def chunks(frame: pd.DataFrame, rows: int):

@@ -6,6 +6,7 @@ a cluster-bootstrap interval (section 6).
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import replace
 
@@ -33,6 +34,7 @@ from ._references import (
     _remainder_label,
     client_range,
 )
+from ._moments import canonical_order
 from .intervals import MIN_THERAPISTS, choose_intervals, corrected_estimates
 from .replicates import bootstrap_problem
 from .result import Decomposition
@@ -51,7 +53,7 @@ _LEVEL_NAMES = {
 # --------------------------------------------------------------------------------------
 
 def build_problem(data, factors, view, references=None, *, reml=True, outside=(THERAPY_EXCLUDE,),
-                  categorical=None, chunk_rows=None):
+                  categorical=None, chunk_rows=None, keep_clients=False):
     """(Problem, Built, rows used) of canonical session rows (role-named columns ``therapist``,
     ``client``, ``session``, ``outcome``; factor columns numeric or dummy-coded).
 
@@ -65,7 +67,8 @@ def build_problem(data, factors, view, references=None, *, reml=True, outside=(T
         from ._growth import growth_from_rows
 
         return growth_from_rows(data, factors, references=references, outside=outside,
-                                categorical=categorical, reml=reml, chunk_rows=chunk_rows)
+                                categorical=categorical, reml=reml, chunk_rows=chunk_rows,
+                                keep_clients=keep_clients)
     keys = [c for c in ("therapist", "client", "session") if c in data.columns]
     rows = data.dropna(subset=keys)
     has_t = "therapist" in data.columns
@@ -98,6 +101,10 @@ def _build(data, factors, view, references, client, therapist, session, reml,
         notes.append(f"dropped {int(no_value.sum())} of {len(frame)} clients with no observed "
                      f"value of a factor column (clients per column: {which})")
         frame = frame.loc[~no_value].reset_index(drop=True)
+    # one row order (therapist, then client label) whatever the order of the rows given
+    frame = frame.iloc[canonical_order(frame[client].to_numpy(),
+                                       frame[therapist].to_numpy() if has_t else None)]
+    frame = frame.reset_index(drop=True)
     outcome = "improvement"
     AI.check_design(frame, outcome, view, has_t, therapist, client)
     derived, terms = build_terms(frame, factors, view=view, client=client,
@@ -359,6 +366,19 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     check_option("ci", ci, ("percentile", "basic", "bca", "auto", "bc", "logit_basic"))
     args = check_analysis_args(n_boot=n_boot, level=level, seed=seed, n_jobs=n_jobs)
     n_boot, level, seed, n_jobs = args["n_boot"], args["level"], args["seed"], args["n_jobs"]
+    from ._sources import decompose_source, is_dask_frame, open_parquet
+
+    if isinstance(data_or_fit, (str, os.PathLike)):
+        data_or_fit = open_parquet(data_or_fit)
+    if is_dask_frame(data_or_fit):
+        factors = check_factor_groups(factors, min_groups=2)
+        outside = AI.resolve_outside(outside, factors)
+        AI.warn_group_names(factors)
+        return decompose_source(data_or_fit, factors, view=view, client=client,
+                                therapist=therapist, session=session, references=references,
+                                outside=outside, reml=reml,
+                                finish=(n_boot, ci, seed, n_jobs, progress, resample_clients,
+                                        level))
     if not isinstance(data_or_fit, pd.DataFrame):
         from ..models.mixed import MixedFit
 
@@ -422,7 +442,8 @@ def _decompose_rows(data, factors, *, view, references, outside, reml, finish):
     # from the outcome alone, and factor columns are client means over the rated sessions
     used = list(dict.fromkeys(keys + ["outcome"] + cols)) if view == "growth" else keys
     problem, built, n_used = build_problem(data, factors, view, num_refs, reml=reml,
-                                           outside=outside, categorical=categorical)
+                                           outside=outside, categorical=categorical,
+                                           keep_clients=finish[5])
     notes = _used_notes(len(data), n_used, used, categorical) + list(built.notes)
     fit = None
     if built.rand:
