@@ -43,6 +43,53 @@ def _diag_mask(q: int) -> np.ndarray:
     return r == c
 
 
+_BLOCK_ROWS = 1 << 17  # rows per block of _segment_cross: a 1 MB scratch vector
+
+
+def _sorted_columns(A: np.ndarray, order: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    """``[A, extra][order].T`` as a C-contiguous (cols, n) array, gathered one column at a time
+    (no row-major copy of the sorted rows besides the result)."""
+    cols = A.shape[1] + (extra is not None)
+    out = np.empty((cols, order.size))
+    for j in range(A.shape[1]):
+        np.take(A[:, j], order, out=out[j])
+    if extra is not None:
+        np.take(extra, order, out=out[-1])
+    return out
+
+
+def _segment_cross(At: np.ndarray, Bt: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per-segment cross-products ``C_s = sum_{r in s} a_r b_r'``, shape (m, a, b).
+
+    ``At`` (a, n) and ``Bt`` (b, n) hold the columns of rows sorted by segment; ``starts`` the
+    first row of each of the m segments. Entry (u, v) of every ``C_s`` is a segment sum of the
+    product vector ``At[u] * Bt[v]``; the rows are taken in blocks of whole segments of at most
+    ``_BLOCK_ROWS`` rows (a longer segment is a block of its own), so the scratch memory is one
+    block-length vector whatever n is, instead of the (n, a, b) array of all row products. When
+    ``At is Bt`` only u >= v is computed and mirrored.
+    """
+    n, m = At.shape[1], starts.size
+    sym = At is Bt
+    out = np.empty((m, At.shape[0], Bt.shape[0]))
+    ends = np.r_[starts[1:], n]
+    buf = np.empty(min(n, _BLOCK_ROWS))
+    g0 = 0
+    while g0 < m:
+        r0 = starts[g0]
+        g1 = max(int(np.searchsorted(ends, r0 + _BLOCK_ROWS, side="right")), g0 + 1)
+        r1 = ends[g1 - 1]
+        local = starts[g0:g1] - r0
+        tmp = buf[: r1 - r0] if r1 - r0 <= buf.size else np.empty(r1 - r0)
+        for u in range(At.shape[0]):
+            for v in range(u + 1 if sym else Bt.shape[0]):
+                np.multiply(At[u, r0:r1], Bt[v, r0:r1], out=tmp)
+                out[g0:g1, u, v] = np.add.reduceat(tmp, local)
+                if sym:
+                    out[g0:g1, v, u] = out[g0:g1, u, v]
+        g0 = g1
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class NestedStats:
     """Per-cluster sufficient statistics of a nested linear mixed model (plain NumPy).
@@ -142,10 +189,7 @@ class NestedStats:
                 raise DataValidationError(
                     f"`outer_codes`: expecting {n} ids (one per row); got {outer_codes.shape[0]}."
                 )
-        G = np.column_stack([X, y])
-        if not np.all(np.isfinite(G)) or not np.all(np.isfinite(Z_in)) or (
-            has_out and not np.all(np.isfinite(Z_out))
-        ):
+        if not all(np.isfinite(a).all() for a in (X, y, Z_in) + ((Z_out,) if has_out else ())):
             raise DataValidationError("`X`, `y`, `Z`: expecting finite values; drop missing rows first.")
         inner_lab, inner_idx = np.unique(inner_codes, return_inverse=True)
         if has_out:
@@ -156,19 +200,20 @@ class NestedStats:
             order = np.argsort(inner_idx, kind="stable")
         ii = inner_idx[order]
         starts = np.flatnonzero(np.r_[True, ii[1:] != ii[:-1]])
-        G, Zi = G[order], Z_in[order]
+        # columns of the sorted rows, one contiguous row each: G' = [X, y]' (k, n) and Z_in'
+        Gt = _sorted_columns(X, order, extra=y)
+        Zit = _sorted_columns(Z_in, order)
         n_i = np.diff(np.r_[starts, n])
-        red = np.add.reduceat
-        gg_i = red(G[:, :, None] * G[:, None, :], starts, axis=0)
-        gsum_i = red(G, starts, axis=0)
-        zz_i = red(Zi[:, :, None] * Zi[:, None, :], starts, axis=0)
-        zg_i = red(Zi[:, :, None] * G[:, None, :], starts, axis=0)
-        zsum_i = red(Zi, starts, axis=0)
+        gg_i = _segment_cross(Gt, Gt, starts)
+        gsum_i = np.ascontiguousarray(np.add.reduceat(Gt, starts, axis=1).T)
+        zz_i = _segment_cross(Zit, Zit, starts)
+        zg_i = _segment_cross(Zit, Gt, starts)
+        zsum_i = np.add.reduceat(Zit, starts, axis=1).T
         inner_label = inner_lab[ii[starts]]
         zio_i = oo_i = og_i = osum_i = outer_of = ostart = None
         if has_out:
             oi = outer_idx[order]
-            Zo = Z_out[order]
+            Zot = _sorted_columns(Z_out, order)
             # nesting: every inner group within one outer group
             first = oi[starts]
             seg_min = np.minimum.reduceat(oi, starts)
@@ -190,14 +235,14 @@ class NestedStats:
                     f"{', '.join(map(str, bad))} occur in more than one outer group. Use ids that "
                     "are unique across outer groups (e.g. therapist + client), or check the data."
                 )
-            zio_i = red(Zi[:, :, None] * Zo[:, None, :], starts, axis=0)
-            oo_i = red(Zo[:, :, None] * Zo[:, None, :], starts, axis=0)
-            og_i = red(Zo[:, :, None] * G[:, None, :], starts, axis=0)
-            osum_i = red(Zo, starts, axis=0)
+            zio_i = _segment_cross(Zit, Zot, starts)
+            oo_i = _segment_cross(Zot, Zot, starts)
+            og_i = _segment_cross(Zot, Gt, starts)
+            osum_i = np.add.reduceat(Zot, starts, axis=1).T
             outer_of = first
             ostart = np.flatnonzero(np.r_[True, first[1:] != first[:-1]])
         return cls(
-            n=int(n), p=X.shape[1], q_in=Zi.shape[1], q_out=Z_out.shape[1] if has_out else 0,
+            n=int(n), p=X.shape[1], q_in=Zit.shape[0], q_out=Z_out.shape[1] if has_out else 0,
             n_i=n_i, gg_i=gg_i, gsum_i=gsum_i, zz_i=zz_i, zg_i=zg_i, zsum_i=zsum_i,
             zio_i=zio_i, oo_i=oo_i, og_i=og_i, osum_i=osum_i, outer_of=outer_of, ostart=ostart,
             inner_label=inner_label, outer_label=outer_lab, gg=gg_i.sum(axis=0),
