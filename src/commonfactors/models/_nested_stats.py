@@ -14,6 +14,8 @@ import numpy as np
 
 from ..errors import DataValidationError, EstimationError
 from ._nested_checks import _agree, _check_counts_sums, _check_gg, _check_outer
+from ._nested_compact import compact_of
+from ._nested_sums import _segment_cross, _sorted_columns
 
 SINGULAR_TOL = 1e-4  # lme4::isSingular default
 GRAD_TOL = 2e-3  # absolute projected-gradient tolerance on the deviance scale (as lme4's check)
@@ -41,53 +43,6 @@ def _build_l(theta: np.ndarray, q: int) -> np.ndarray:
 def _diag_mask(q: int) -> np.ndarray:
     r, c = tri_index(q)
     return r == c
-
-
-_BLOCK_ROWS = 1 << 17  # rows per block of _segment_cross: a 1 MB scratch vector
-
-
-def _sorted_columns(A: np.ndarray, order: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
-    """``[A, extra][order].T`` as a C-contiguous (cols, n) array, gathered one column at a time
-    (no row-major copy of the sorted rows besides the result)."""
-    cols = A.shape[1] + (extra is not None)
-    out = np.empty((cols, order.size))
-    for j in range(A.shape[1]):
-        np.take(A[:, j], order, out=out[j])
-    if extra is not None:
-        np.take(extra, order, out=out[-1])
-    return out
-
-
-def _segment_cross(At: np.ndarray, Bt: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per-segment cross-products ``C_s = sum_{r in s} a_r b_r'``, shape (m, a, b).
-
-    ``At`` (a, n) and ``Bt`` (b, n) hold the columns of rows sorted by segment; ``starts`` the
-    first row of each of the m segments. Entry (u, v) of every ``C_s`` is a segment sum of the
-    product vector ``At[u] * Bt[v]``; the rows are taken in blocks of whole segments of at most
-    ``_BLOCK_ROWS`` rows (a longer segment is a block of its own), so the scratch memory is one
-    block-length vector whatever n is, instead of the (n, a, b) array of all row products. When
-    ``At is Bt`` only u >= v is computed and mirrored.
-    """
-    n, m = At.shape[1], starts.size
-    sym = At is Bt
-    out = np.empty((m, At.shape[0], Bt.shape[0]))
-    ends = np.r_[starts[1:], n]
-    buf = np.empty(min(n, _BLOCK_ROWS))
-    g0 = 0
-    while g0 < m:
-        r0 = starts[g0]
-        g1 = max(int(np.searchsorted(ends, r0 + _BLOCK_ROWS, side="right")), g0 + 1)
-        r1 = ends[g1 - 1]
-        local = starts[g0:g1] - r0
-        tmp = buf[: r1 - r0] if r1 - r0 <= buf.size else np.empty(r1 - r0)
-        for u in range(At.shape[0]):
-            for v in range(u + 1 if sym else Bt.shape[0]):
-                np.multiply(At[u, r0:r1], Bt[v, r0:r1], out=tmp)
-                out[g0:g1, u, v] = np.add.reduceat(tmp, local)
-                if sym:
-                    out[g0:g1, v, u] = out[g0:g1, u, v]
-        g0 = g1
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -380,11 +335,15 @@ class NestedStats:
         g = np.r_[cols, self.p]
         gi = None if self.gg_i is None else self.gg_i[:, g[:, None], g]
         go = None if self.gg_o is None else self.gg_o[:, g[:, None], g]
-        return replace(
+        out = replace(
             self, p=int(cols.size), gg_i=gi, gsum_i=self.gsum_i[:, g],
             zg_i=self.zg_i[:, :, g], og_i=None if self.og_i is None else self.og_i[:, :, g],
             gg=self.gg[g[:, None], g], gsum=self.gsum[g], gg_o=go,
         )
+        # the class sums of the deviance: built once here, selected for every subset
+        cp = compact_of(self)
+        object.__setattr__(out, "_compact", False if cp is None else cp.select(g))
+        return out
 
     def resample(self, outer_idx, inner_idx=None) -> NestedStats:
         """Cluster-bootstrap statistics from drawn groups, without touching the rows.
