@@ -184,3 +184,25 @@ def test_from_groups_bad_inputs():
     with pytest.raises(DataValidationError, match="without `outer_of`"):
         _nested.NestedStats.from_groups(n_i=agg["n_i"], gsum_i=agg["gsum_i"], gg_o=agg["gg_o"],
                                         inner_label=agg["inner_label"])
+
+
+@pytest.mark.parametrize("block", [1, 5, 64, 1 << 17])
+def test_from_arrays_blocks_equal_direct_sums(block, monkeypatch):
+    """Row blocks of any size (smaller than one group, than several, or all rows) give the
+    per-group sums of row products computed directly."""
+    from commonfactors.models import _nested_sums
+
+    monkeypatch.setattr(_nested_sums, "_BLOCK_ROWS", block)
+    X, y, cl, th = _rows(seed=5)
+    rng = np.random.default_rng(6)
+    Zi = np.column_stack([np.ones(len(y)), rng.standard_normal(len(y))])
+    Zo = np.column_stack([np.ones(len(y)), rng.standard_normal(len(y))])
+    st = _nested.NestedStats.from_arrays(X, y, Zi, Zo, cl, th)
+    G = np.column_stack([X, y])
+    for pos, (c, t) in enumerate(zip(st.inner_label, st.outer_label[st.outer_of], strict=True)):
+        r = (cl == c) & (th == t)
+        for name, A, B in (("gg_i", G, G), ("zz_i", Zi, Zi), ("zg_i", Zi, G), ("zio_i", Zi, Zo),
+                           ("oo_i", Zo, Zo), ("og_i", Zo, G)):
+            np.testing.assert_allclose(getattr(st, name)[pos], A[r].T @ B[r], rtol=RTOL, atol=1e-12)
+        np.testing.assert_allclose(st.gsum_i[pos], G[r].sum(0), rtol=RTOL, atol=1e-12)
+    assert st.n_i.sum() == len(y)

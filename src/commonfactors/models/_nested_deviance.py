@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._nested_compact import compact_grad, compact_of, compact_omega
 from ._nested_stats import NestedStats, _build_l, _n_theta, tri_index
 
 _LOG2PI = np.log(2.0 * np.pi)
@@ -25,6 +26,9 @@ def _omega(stats: NestedStats, theta: np.ndarray):
     """log det V* and Omega = G'V*^{-1}G for one theta (vectorised over groups)."""
     k = stats.k
     if stats.q_in == 1 and stats.q_out <= 1:  # scalar path
+        cp = compact_of(stats)
+        if cp is not None:  # sums over classes of equal inner groups (see ._nested_compact)
+            return compact_omega(cp, stats.gg, theta)[:2]
         li = theta[0]
         zz = stats.zz_i[:, 0, 0]
         A = li * li * zz + 1.0
@@ -104,7 +108,21 @@ def _k_matrix(omega: np.ndarray, p: int, r2: float, nu: float, reml: bool) -> np
 
 
 def _dev_grad_scalar(stats: NestedStats, theta: np.ndarray, reml: bool):
-    """:func:`_dev_grad` for one random intercept (or slope) per level: all blocks are scalars."""
+    """:func:`_dev_grad` for one random intercept (or slope) per level: all blocks are scalars.
+
+    Summed over classes of equal inner groups when there are few (see ``._nested_compact``),
+    otherwise over inner groups.
+    """
+    cp = compact_of(stats)
+    if cp is not None:
+        logdet, omega, st = compact_omega(cp, stats.gg, theta)
+        dev, r2, nu = _tail(stats, logdet, omega, reml)
+        return float(dev), compact_grad(cp, st, _k_matrix(omega, stats.p, r2, nu, reml))
+    return _dev_grad_groups(stats, theta, reml)
+
+
+def _dev_grad_groups(stats: NestedStats, theta: np.ndarray, reml: bool):
+    """:func:`_dev_grad_scalar` summed over inner groups."""
     li = theta[0]
     zz, zg = stats.zz_i[:, 0, 0], stats.zg_i[:, 0, :]
     A = li * li * zz + 1.0

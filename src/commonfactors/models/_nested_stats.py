@@ -14,6 +14,8 @@ import numpy as np
 
 from ..errors import DataValidationError, EstimationError
 from ._nested_checks import _agree, _check_counts_sums, _check_gg, _check_outer
+from ._nested_compact import compact_of
+from ._nested_sums import _segment_cross, _sorted_columns
 
 SINGULAR_TOL = 1e-4  # lme4::isSingular default
 GRAD_TOL = 2e-3  # absolute projected-gradient tolerance on the deviance scale (as lme4's check)
@@ -142,10 +144,7 @@ class NestedStats:
                 raise DataValidationError(
                     f"`outer_codes`: expecting {n} ids (one per row); got {outer_codes.shape[0]}."
                 )
-        G = np.column_stack([X, y])
-        if not np.all(np.isfinite(G)) or not np.all(np.isfinite(Z_in)) or (
-            has_out and not np.all(np.isfinite(Z_out))
-        ):
+        if not all(np.isfinite(a).all() for a in (X, y, Z_in) + ((Z_out,) if has_out else ())):
             raise DataValidationError("`X`, `y`, `Z`: expecting finite values; drop missing rows first.")
         inner_lab, inner_idx = np.unique(inner_codes, return_inverse=True)
         if has_out:
@@ -156,19 +155,20 @@ class NestedStats:
             order = np.argsort(inner_idx, kind="stable")
         ii = inner_idx[order]
         starts = np.flatnonzero(np.r_[True, ii[1:] != ii[:-1]])
-        G, Zi = G[order], Z_in[order]
+        # columns of the sorted rows, one contiguous row each: G' = [X, y]' (k, n) and Z_in'
+        Gt = _sorted_columns(X, order, extra=y)
+        Zit = _sorted_columns(Z_in, order)
         n_i = np.diff(np.r_[starts, n])
-        red = np.add.reduceat
-        gg_i = red(G[:, :, None] * G[:, None, :], starts, axis=0)
-        gsum_i = red(G, starts, axis=0)
-        zz_i = red(Zi[:, :, None] * Zi[:, None, :], starts, axis=0)
-        zg_i = red(Zi[:, :, None] * G[:, None, :], starts, axis=0)
-        zsum_i = red(Zi, starts, axis=0)
+        gg_i = _segment_cross(Gt, Gt, starts)
+        gsum_i = np.ascontiguousarray(np.add.reduceat(Gt, starts, axis=1).T)
+        zz_i = _segment_cross(Zit, Zit, starts)
+        zg_i = _segment_cross(Zit, Gt, starts)
+        zsum_i = np.add.reduceat(Zit, starts, axis=1).T
         inner_label = inner_lab[ii[starts]]
         zio_i = oo_i = og_i = osum_i = outer_of = ostart = None
         if has_out:
             oi = outer_idx[order]
-            Zo = Z_out[order]
+            Zot = _sorted_columns(Z_out, order)
             # nesting: every inner group within one outer group
             first = oi[starts]
             seg_min = np.minimum.reduceat(oi, starts)
@@ -190,14 +190,14 @@ class NestedStats:
                     f"{', '.join(map(str, bad))} occur in more than one outer group. Use ids that "
                     "are unique across outer groups (e.g. therapist + client), or check the data."
                 )
-            zio_i = red(Zi[:, :, None] * Zo[:, None, :], starts, axis=0)
-            oo_i = red(Zo[:, :, None] * Zo[:, None, :], starts, axis=0)
-            og_i = red(Zo[:, :, None] * G[:, None, :], starts, axis=0)
-            osum_i = red(Zo, starts, axis=0)
+            zio_i = _segment_cross(Zit, Zot, starts)
+            oo_i = _segment_cross(Zot, Zot, starts)
+            og_i = _segment_cross(Zot, Gt, starts)
+            osum_i = np.add.reduceat(Zot, starts, axis=1).T
             outer_of = first
             ostart = np.flatnonzero(np.r_[True, first[1:] != first[:-1]])
         return cls(
-            n=int(n), p=X.shape[1], q_in=Zi.shape[1], q_out=Z_out.shape[1] if has_out else 0,
+            n=int(n), p=X.shape[1], q_in=Zit.shape[0], q_out=Z_out.shape[1] if has_out else 0,
             n_i=n_i, gg_i=gg_i, gsum_i=gsum_i, zz_i=zz_i, zg_i=zg_i, zsum_i=zsum_i,
             zio_i=zio_i, oo_i=oo_i, og_i=og_i, osum_i=osum_i, outer_of=outer_of, ostart=ostart,
             inner_label=inner_label, outer_label=outer_lab, gg=gg_i.sum(axis=0),
@@ -335,11 +335,15 @@ class NestedStats:
         g = np.r_[cols, self.p]
         gi = None if self.gg_i is None else self.gg_i[:, g[:, None], g]
         go = None if self.gg_o is None else self.gg_o[:, g[:, None], g]
-        return replace(
+        out = replace(
             self, p=int(cols.size), gg_i=gi, gsum_i=self.gsum_i[:, g],
             zg_i=self.zg_i[:, :, g], og_i=None if self.og_i is None else self.og_i[:, :, g],
             gg=self.gg[g[:, None], g], gsum=self.gsum[g], gg_o=go,
         )
+        # the class sums of the deviance: built once here, selected for every subset
+        cp = compact_of(self)
+        object.__setattr__(out, "_compact", False if cp is None else cp.select(g))
+        return out
 
     def resample(self, outer_idx, inner_idx=None) -> NestedStats:
         """Cluster-bootstrap statistics from drawn groups, without touching the rows.
