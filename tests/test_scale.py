@@ -184,3 +184,26 @@ def test_clients_resampled_within_therapists_in_the_growth_view():
                            resample_clients=True)
     t = res.table.dropna(subset=["estimate"])
     assert t["ci_low"].notna().all() and (t["ci_low"] <= t["ci_high"]).all()
+
+
+@pytest.mark.parametrize("view", ["growth", "change"])
+def test_a_factor_column_that_copies_another_is_a_clear_error(view):
+    from commonfactors.errors import ModelSpecError
+
+    d, factors = _data(missing=False)
+    d["alliance_again"] = 2 * d["alliance"] + 1
+    fac = {**factors, "expectancy": ["alliance_again"]}
+    with pytest.raises(ModelSpecError, match="alliance_again_c.*linear combination"):
+        cf.decompose(d, factors=fac, view=view, n_boot=0)
+
+
+def test_dependent_columns_from_the_gram_matrix():
+    from commonfactors.decomposition._inputs import dependent_columns
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 4))
+    X = np.column_stack([np.ones(500), X, X[:, 0] - 3 * X[:, 2], np.zeros(500)])
+    names = ["one", "a", "b", "c", "d", "a-3c", "zero"]
+    bad = dependent_columns(X.T @ X, names)
+    assert "zero" in bad and len(bad) == 2 and bad[0] in ("a", "c", "a-3c")
+    assert dependent_columns(X[:, :5].T @ X[:, :5], names[:5]) == []

@@ -80,6 +80,7 @@ class ClientTable:
 
     def therapist_means(self) -> np.ndarray:
         """Row-weighted therapist means of the raw columns, one row per client."""
+        assert self.tstart is not None and self.tcode is not None
         ts = np.add.reduceat(self.S, self.tstart, axis=0)
         tn = np.add.reduceat(self.n, self.tstart)
         return (ts / tn[:, None])[self.tcode]
@@ -136,10 +137,10 @@ def design_columns(t: ClientTable, factors: dict, *, pooled: bool, has_t: bool,
     one, zero = np.ones(m), np.zeros(m)
     cols.add(None, "Intercept", one, zero, 0)
     cm, g = t.client_means(), t.grand_means()
-    tm = t.therapist_means() if has_t else None
+    tm = t.therapist_means() if has_t else np.zeros_like(cm)
     has_s = "session" in t.raw
-    js = t.j("session") if has_s else None
-    ss_s = t.within_ss(js) if has_s else None
+    js = t.j("session") if has_s else 0
+    ss_s = t.within_ss(js) if has_s else np.zeros(m)
     n = t.n_rows
 
     def keep(source: str, var: float) -> bool:
@@ -187,10 +188,10 @@ def stats_of(t: ClientTable, cols: Columns, *, keep_clients: bool) -> NestedStat
     k = al.shape[1]
     per_client = keep_clients or t.tcode is None
     gg_i = np.empty((t.m, k, k)) if per_client else None
-    n_out = 0 if t.tcode is None else len(t.tstart)
+    n_out = 0 if t.tcode is None or t.tstart is None else len(t.tstart)
     gg_o = np.zeros((n_out, k, k)) if n_out else None
     # blocks end at therapist boundaries, so that each block sums whole therapists
-    if n_out:
+    if n_out and t.tstart is not None:
         bounds = t.tstart[::max(1, int(_CHUNK_CLIENTS // max(t.m / n_out, 1)))]
         bounds = np.r_[bounds, t.m]
     else:
@@ -205,10 +206,10 @@ def stats_of(t: ClientTable, cols: Columns, *, keep_clients: bool) -> NestedStat
         gg += (B[:, :, None] * B[:, None, :]) * t.W[sl][:, jj][:, :, jj]
         if gg_i is not None:
             gg_i[sl] = gg
-        if gg_o is not None:
+        if gg_o is not None and t.tstart is not None and t.tcode is not None:
             starts = t.tstart[(t.tstart >= a) & (t.tstart < b)] - a
             gg_o[t.tcode[a]:t.tcode[b - 1] + 1] = np.add.reduceat(gg, starts, axis=0)
-    total = gg_o.sum(axis=0) if gg_o is not None else gg_i.sum(axis=0)
+    total = gg_o.sum(axis=0) if gg_o is not None else np.asarray(gg_i).sum(axis=0)
     return NestedStats.from_groups(
         n_i=t.n, gsum_i=gsum, gg=total, gg_i=gg_i, gg_o=gg_o, inner_label=np.arange(t.m),
         outer_of=t.tcode, outer_label=None if t.tcode is None else np.arange(n_out))
@@ -264,17 +265,23 @@ def build_growth(t: ClientTable, factors: dict, *, references, outside, categori
     from ..models.terms import default_terms
     from . import _estimates as E
     from . import _inputs as AI
-    from ._references import Built, MeanModel, _default_references, _merged, _remainder_label
-    from ._references import client_range
+    from ._references import (
+        Built,
+        MeanModel,
+        _default_references,
+        _merged,
+        _remainder_label,
+        client_range,
+    )
 
-    has_t = t.tcode is not None
-    per = np.diff(np.r_[t.tstart, t.m]) if has_t else None
+    has_t = t.tcode is not None and t.tstart is not None
+    per = np.diff(np.r_[t.tstart, t.m]) if t.tstart is not None else None
     jy = len(t.raw) - 1
     AI.check_design_counts(view="growth", outcome="outcome",
                            y_range=(float(t.mn[:, jy].min()), float(t.mx[:, jy].max()))
                            if t.m else None,
                            first_y=float(t.first[0, jy]) if t.m else np.nan, n_units=t.m,
-                           n_therapists=len(t.tstart) if has_t else None,
+                           n_therapists=len(per) if per is not None else None,
                            clients_per_therapist=per)
     xcols = design_columns(t, factors, pooled=False, has_t=has_t)
     from ..errors import FactorGroupError
@@ -317,7 +324,9 @@ def build_growth(t: ClientTable, factors: dict, *, references, outside, categori
         if main and main[0] not in multi:
             corr_cols.append((g, 1 + mnames.index(main[0])))
     stats = stats_of(t, xcols, keep_clients=keep_clients)
+    AI.check_rank(stats.gg[:-1, :-1], names, "growth")
     mstats = stats_of(t, mcols, keep_clients=keep_clients)
+    AI.check_rank(mstats.gg[:-1, :-1], ["Intercept"] + mnames, "growth view's mean")
     problem = E.Problem(stats=stats, rows=None, col_group=col_group, col_level=col_level,
                         groups=groups, inner_role="client",
                         outer_role="therapist" if has_t else None, reml=reml,

@@ -29,7 +29,13 @@ import numpy as np
 import pandas as pd
 
 from .._validation import did_you_mean
-from ..errors import ArgumentError, ColumnError, DataValidationError, FactorGroupError
+from ..errors import (
+    ArgumentError,
+    ColumnError,
+    DataValidationError,
+    FactorGroupError,
+    ModelSpecError,
+)
 
 STANDARD_GROUPS = ("relationship", "technique", "expectancy", "extra_therapeutic")
 DEFAULT_OUTSIDE = ("extra_therapeutic",)
@@ -403,3 +409,45 @@ def check_design_counts(*, view: str, outcome: str, y_range, first_y: float, n_u
             "therapist differences cannot be told apart from client differences. Pass "
             "therapist=None to analyse clients without a therapist level, or use data with "
             "several clients per therapist.")
+
+
+def dependent_columns(gram: np.ndarray, names: list[str], tol: float = 1e-11) -> list[str]:
+    """Columns that are (to ``tol``) linear combinations of the others, from ``X'X`` alone.
+
+    Pivoted Cholesky of the Gram matrix scaled to unit diagonal: a column whose remaining
+    pivot (the squared norm of its part orthogonal to the columns taken before it) falls below
+    ``tol`` adds nothing. Working from ``X'X`` resolves dependence to about the square root of
+    the precision of QR on the rows, hence ``tol`` = 1e-11 (a remaining correlation of
+    1 - 1e-11); the rows themselves are never needed.
+    """
+    d = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    zero = d <= 0
+    A = gram / np.outer(np.where(zero, 1.0, d), np.where(zero, 1.0, d))
+    A[zero, :] = 0.0
+    A[:, zero] = 0.0
+    p = len(names)
+    left = [j for j in range(p) if not zero[j]]
+    dep = [j for j in range(p) if zero[j]]
+    A = A.copy()
+    while left:
+        piv = max(left, key=lambda j: A[j, j])
+        if A[piv, piv] <= tol:
+            dep += left
+            break
+        left.remove(piv)
+        col = A[:, piv] / np.sqrt(A[piv, piv])
+        for j in left:
+            A[j, left] -= col[j] * col[left]
+    return [names[j] for j in sorted(dep)]
+
+
+def check_rank(gram: np.ndarray, names: list[str], view: str) -> None:
+    """A clear error when factor columns carry the same information (see
+    :func:`dependent_columns`)."""
+    bad = dependent_columns(gram, names)
+    if bad:
+        raise ModelSpecError(
+            f"`factors`: the {view} model's column(s) {', '.join(bad)} are constant or a linear "
+            f"combination of the other columns ({', '.join(names)}): two factor columns carry "
+            "the same information (e.g. one is a rescaled copy or a sum of others). Remove one "
+            "of them from `factors`.")

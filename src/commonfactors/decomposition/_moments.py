@@ -60,15 +60,23 @@ def _segments(codes: np.ndarray, sort_key: np.ndarray):
     return order, starts, ends
 
 
-def _ids_part(chunk: pd.DataFrame, rows: np.ndarray, order, starts, ends, has_t: bool):
-    ids = chunk["client"].to_numpy()[rows][order][starts]
+def _client_codes(chunk: pd.DataFrame, rows: np.ndarray):
+    """Client codes of ``rows`` and the labels they index (factorized on the column itself:
+    turning a text column into Python objects row by row is what costs time and memory)."""
+    codes, uniq = pd.factorize(chunk["client"])
+    return codes[rows], np.asarray(uniq)
+
+
+def _ids_part(chunk: pd.DataFrame, rows: np.ndarray, codes, labels, order, starts, has_t: bool):
+    ids = labels[codes[order][starts]]
     if not has_t:
         return ids, None, None, None
-    ther = chunk["therapist"].to_numpy()[rows][order]
-    h = _hash(ther)
+    tcodes, tuniq = pd.factorize(chunk["therapist"])
+    t = tcodes[rows][order]
+    h = _hash(np.asarray(tuniq))[t]  # hashes of the distinct ids only
     lo = np.minimum.reduceat(h, starts) if len(starts) else h[:0]
     hi = np.maximum.reduceat(h, starts) if len(starts) else h[:0]
-    return ids, ther[starts], lo, hi
+    return ids, np.asarray(tuniq)[t[starts]], lo, hi
 
 
 def growth_part(chunk: pd.DataFrame, raw: list[str], keys: list[str]) -> tuple[ClientParts, int]:
@@ -84,11 +92,11 @@ def growth_part(chunk: pd.DataFrame, raw: list[str], keys: list[str]) -> tuple[C
     ok = chunk[cols].notna().all(axis=1).to_numpy()
     rows = np.flatnonzero(ok)
     A = chunk[raw].to_numpy(dtype=float)[rows]
-    codes = pd.factorize(chunk["client"].to_numpy()[rows])[0]
+    codes, labels = _client_codes(chunk, rows)
     order, starts, ends = _segments(codes, A[:, 0])
     A = A[order]
     has_t = "therapist" in chunk.columns
-    ids, ther, lo, hi = _ids_part(chunk, rows, order, starts, ends, has_t)
+    ids, ther, lo, hi = _ids_part(chunk, rows, codes, labels, order, starts, has_t)
     r = A.shape[1]
     m = len(starts)
     n = np.diff(np.r_[starts, len(A)]).astype(float)
@@ -123,11 +131,11 @@ def change_part(chunk: pd.DataFrame, predictors: list[str], keys: list[str]) -> 
     y = chunk["outcome"].to_numpy(dtype=float)[rows]
     s = chunk["session"].to_numpy(dtype=float)[rows]
     observed = ~np.isnan(y)
-    codes = pd.factorize(chunk["client"].to_numpy()[rows])[0]
+    codes, labels = _client_codes(chunk, rows)
     # observed rows first within a client, then by session: the first observed session leads
     order, starts, ends = _segments(codes, np.where(observed, s, np.inf))
     has_t = "therapist" in chunk.columns
-    ids, ther, lo, hi = _ids_part(chunk, rows, order, starts, ends, has_t)
+    ids, ther, lo, hi = _ids_part(chunk, rows, codes, labels, order, starts, has_t)
     obs = observed[order]
     m = len(starts)
     red = np.add.reduceat
@@ -197,10 +205,10 @@ def combine(parts: list[ClientParts]) -> ClientParts:
                 acc[idx[better_first]] = arr[better_first]
             else:
                 acc[idx[better_last]] = arr[better_last]
-        if has_t:
+        if ther is not None and lo is not None and hi is not None:
             ther[idx] = p.therapist
-            lo[idx] = np.minimum(lo[idx], p.ther_lo)
-            hi[idx] = np.maximum(hi[idx], p.ther_hi)
+            lo[idx] = np.minimum(lo[idx], np.asarray(p.ther_lo))
+            hi[idx] = np.maximum(hi[idx], np.asarray(p.ther_hi))
     return ClientParts(np.asarray(uniq), ther, lo, hi,
                        {k: (v[0], v[1]) for k, v in out.items()})
 

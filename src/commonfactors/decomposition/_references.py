@@ -10,6 +10,7 @@ and the typed records passed on to :func:`.api._finish` (:class:`Built`, :class:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -156,7 +157,7 @@ class MeanModel:
     """
 
     refs: dict
-    contrast: DataContrast | FitContrast
+    contrast: DataContrast | FitContrast | Any  # or the growth view's MomentContrast
     client_min: dict
     client_median: dict
     beta: np.ndarray | None = None
@@ -224,6 +225,7 @@ class LazyFit:
 
         frame = self.fit_frame
         if frame is None:
+            assert self.rows is not None and self.factors is not None
             rows = self.rows.dropna(subset=list(self.used))
             has_t = "therapist" in rows.columns
             derived, _ = build_terms(rows, self.factors, view="growth", client="client",

@@ -24,7 +24,9 @@ from .._validation import check_columns
 from ..errors import ColumnError, DataValidationError
 from ..sessions import check_keys
 from . import _inputs as AI
-from ._moments import change_part, combine, growth_part
+from ._moments import change_part, chunks, combine, growth_part
+
+PART_CHUNK_ROWS = 250_000  # rows of a partition reduced at a time
 
 _N_SHOWN = 5
 
@@ -92,10 +94,13 @@ def _reduce_partition(part: pd.DataFrame, *, ren: dict, factors: dict, view: str
     if view == "growth":
         from ._growth import growth_raw_columns
 
-        parts, n_used = growth_part(part, growth_raw_columns(fac, part.columns), keys)
+        raw = growth_raw_columns(fac, part.columns)
+        pieces = [growth_part(ch, raw, keys) for ch in chunks(part, PART_CHUNK_ROWS)]
     else:
         preds = sorted({c for cs in fac.values() for c in cs if c != "session"})
-        parts, n_used = change_part(part, preds, keys)
+        pieces = [change_part(ch, preds, keys) for ch in chunks(part, PART_CHUNK_ROWS)]
+    # a partition is read in chunks too, so a worker's memory does not grow with its size
+    parts, n_used = combine([p for p, _ in pieces]), sum(n for _, n in pieces)
     return PartResult(parts, n_used, pair_hash, len(part), missing, observed, int(y.notna().sum()),
                       rng, np.asarray(sessions), per_client)
 

@@ -22,6 +22,7 @@ from ..models.terms import build_terms, default_terms
 from ..sessions import check_keys
 from . import _estimates as E
 from . import _inputs as AI
+from ._moments import canonical_order
 from ._references import (
     Built,
     DataContrast,
@@ -34,7 +35,6 @@ from ._references import (
     _remainder_label,
     client_range,
 )
-from ._moments import canonical_order
 from .intervals import MIN_THERAPISTS, choose_intervals, corrected_estimates
 from .replicates import bootstrap_problem
 from .result import Decomposition
@@ -118,6 +118,7 @@ def _build(data, factors, view, references, client, therapist, session, reml,
     y = frame[outcome].to_numpy(float)
     X = np.column_stack([np.ones(len(frame)), derived.to_numpy()])
     names = ["Intercept"] + list(derived.columns)
+    AI.check_rank(X.T @ X, names, view)
     groups = tuple(factors)
     col_group = np.array([-1] + [groups.index(t.group) for t in terms])
     inner_role, outer_role = ("therapist" if has_t else None), None
@@ -202,9 +203,13 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
 
     Parameters
     ----------
-    data_or_fit : DataFrame
+    data_or_fit : DataFrame, Dask DataFrame, Parquet path or MixedFit
         Canonical long data (one row per session: therapist, client, session, outcome and the
-        factor columns), e.g. ``cf.simulate(...).data`` or ``cf.read_sessions(...)``.
+        factor columns), e.g. ``cf.simulate(...).data`` or ``cf.read_sessions(...)``. Data too
+        large for one process's memory: a ``dask.dataframe`` DataFrame, or the path of a
+        Parquet file or directory; each partition is checked and reduced to per-client
+        statistics where it lives (on the workers of an active ``dask.distributed`` client),
+        and the result equals the in-memory one to rounding (see the docs' "Large data" page).
         Or a :class:`commonfactors.MixedFit` of a model you specified: with a fit of the general
         engine (three or more levels, several terms per factor, crossed factors) the Rights &
         Sterba components are given per level (``f1 .. f{L+1}``, ``m_<factor>``,
