@@ -176,20 +176,24 @@ def design_columns(t: ClientTable, factors: dict, *, pooled: bool, has_t: bool,
     return cols
 
 
-def stats_of(t: ClientTable, cols: Columns, *, keep_clients: bool) -> NestedStats:
+def stats_of(t: ClientTable, cols: Columns, *, keep: str = "outer") -> NestedStats:
     """Sufficient statistics of ``[X, y]`` for random intercepts of client (and therapist).
 
-    Cross-products are formed in blocks of clients and summed per therapist; per-client
-    cross-products are kept only when ``keep_clients`` (needed to resample clients) or when
-    there is no therapist level (the clients are then what is resampled).
+    ``keep``: which cross-products ``G'G`` are kept besides the total: ``"total"`` (enough for
+    fitting; a point decomposition), ``"outer"`` (per therapist: a bootstrap over therapists)
+    or ``"inner"`` (per client: clients resampled; also what is resampled when there is no
+    therapist level). They are formed in blocks of clients, so memory stays bounded.
     """
     al, be, jj = cols.arrays(t.m)
     gsum = t.n[:, None] * al + be * t.S[:, jj]
     k = al.shape[1]
-    per_client = keep_clients or t.tcode is None
-    gg_i = np.empty((t.m, k, k)) if per_client else None
+    if t.tcode is None and keep == "outer":
+        keep = "inner"  # the clients are the resampled units
     n_out = 0 if t.tcode is None or t.tstart is None else len(t.tstart)
-    gg_o = np.zeros((n_out, k, k)) if n_out else None
+    gg_i = np.empty((t.m, k, k)) if keep == "inner" else None
+    gg_o = np.zeros((n_out, k, k)) if (keep == "outer" and n_out) else None
+    total = np.zeros((k, k))
+    beta_cols = np.flatnonzero(np.any(be != 0, axis=0))
     # blocks end at therapist boundaries, so that each block sums whole therapists
     if n_out and t.tstart is not None:
         bounds = t.tstart[::max(1, int(_CHUNK_CLIENTS // max(t.m / n_out, 1)))]
@@ -200,16 +204,23 @@ def stats_of(t: ClientTable, cols: Columns, *, keep_clients: bool) -> NestedStat
         sl = slice(int(a), int(b))
         A, B = al[sl], be[sl]
         BS = B * t.S[sl][:, jj]
+        if gg_i is None and gg_o is None:  # the total only: a few matrix products
+            cross = A.T @ BS
+            total += (A * t.n[sl, None]).T @ A + cross + cross.T
+            q = beta_cols
+            Wq = t.W[sl][:, jj[q]][:, :, jj[q]]
+            total[np.ix_(q, q)] += np.einsum("ia,ib,iab->ab", B[:, q], B[:, q], Wq)
+            continue
         gg = np.einsum("i,ia,ib->iab", t.n[sl], A, A)
-        cross = A[:, :, None] * BS[:, None, :]
-        gg += cross + np.swapaxes(cross, 1, 2)
+        cross3 = A[:, :, None] * BS[:, None, :]
+        gg += cross3 + np.swapaxes(cross3, 1, 2)
         gg += (B[:, :, None] * B[:, None, :]) * t.W[sl][:, jj][:, :, jj]
+        total += gg.sum(axis=0)
         if gg_i is not None:
             gg_i[sl] = gg
         if gg_o is not None and t.tstart is not None and t.tcode is not None:
             starts = t.tstart[(t.tstart >= a) & (t.tstart < b)] - a
             gg_o[t.tcode[a]:t.tcode[b - 1] + 1] = np.add.reduceat(gg, starts, axis=0)
-    total = gg_o.sum(axis=0) if gg_o is not None else np.asarray(gg_i).sum(axis=0)
     return NestedStats.from_groups(
         n_i=t.n, gsum_i=gsum, gg=total, gg_i=gg_i, gg_o=gg_o, inner_label=np.arange(t.m),
         outer_of=t.tcode, outer_label=None if t.tcode is None else np.arange(n_out))
@@ -260,7 +271,7 @@ def mean_contrast(t: ClientTable, mcols: Columns) -> MomentContrast:
 
 
 def build_growth(t: ClientTable, factors: dict, *, references, outside, categorical, reml: bool,
-                 notes: list, keep_clients: bool = False):
+                 notes: list, keep: str = "outer"):
     """(Problem, Built) of the growth view from per-client statistics (see :func:`.api._build`)."""
     from ..models.terms import default_terms
     from . import _estimates as E
@@ -323,9 +334,9 @@ def build_growth(t: ClientTable, factors: dict, *, references, outside, categori
         main = [c for c in cols if c != "session" and c in mnames]
         if main and main[0] not in multi:
             corr_cols.append((g, 1 + mnames.index(main[0])))
-    stats = stats_of(t, xcols, keep_clients=keep_clients)
+    stats = stats_of(t, xcols, keep=keep)
     AI.check_rank(stats.gg[:-1, :-1], names, "growth")
-    mstats = stats_of(t, mcols, keep_clients=keep_clients)
+    mstats = stats_of(t, mcols, keep=keep)
     AI.check_rank(mstats.gg[:-1, :-1], ["Intercept"] + mnames, "growth view's mean")
     problem = E.Problem(stats=stats, rows=None, col_group=col_group, col_level=col_level,
                         groups=groups, inner_role="client",
@@ -359,7 +370,7 @@ def growth_raw_columns(factors: dict, columns) -> list[str]:
 
 
 def growth_from_rows(data: pd.DataFrame, factors: dict, *, references, outside, categorical,
-                     reml: bool, chunk_rows=None, keep_clients: bool = False):
+                     reml: bool, chunk_rows=None, keep: str = "outer"):
     """(Problem, Built, rows used) of session rows in memory, read in chunks."""
     from ._moments import chunks, combine, growth_part
 
@@ -373,5 +384,5 @@ def growth_from_rows(data: pd.DataFrame, factors: dict, *, references, outside, 
     table = ClientTable.from_parts(combine(parts), raw)
     problem, built = build_growth(table, factors, references=references, outside=outside,
                                   categorical=categorical, reml=reml, notes=[],
-                                  keep_clients=keep_clients)
+                                  keep=keep)
     return problem, built, used

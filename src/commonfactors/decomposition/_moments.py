@@ -213,6 +213,34 @@ def combine(parts: list[ClientParts]) -> ClientParts:
                        {k: (v[0], v[1]) for k, v in out.items()})
 
 
+def change_frame(combined, preds: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The change frame (as :func:`commonfactors.change_view`) from per-client statistics."""
+    n_obs = combined["n_obs"].astype("int64")
+    out = pd.DataFrame({"client": combined.ids})
+    if combined.therapist is not None:
+        out.insert(0, "therapist", combined.therapist)
+    out["pre"], out["post"] = combined["pre"], combined["post"]
+    out["improvement"] = out["pre"] - out["post"]
+    out["n_sessions"] = n_obs
+    out["first_session"] = np.where(n_obs > 0, combined["first_session"], np.nan)
+    out["last_session"] = np.where(n_obs > 0, combined["last_session"], np.nan)
+    out["window"] = out["last_session"] - out["first_session"]
+    psum, pcount = combined["psum"], combined["pcount"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i, c in enumerate(preds):
+            out[c] = np.where(pcount[:, i] > 0, psum[:, i] / np.maximum(pcount[:, i], 1), np.nan)
+    keep = n_obs >= 2
+    notes = []
+    n_drop = int((~keep).sum())
+    if n_drop:
+        notes.append(f"change_view: dropped {n_drop} of {len(out)} clients with fewer than 2 "
+                     "observed sessions; see attrs['commonfactors'].")
+    out = out.loc[keep]
+    keys = [c for c in ("therapist", "client") if c in out.columns]
+    out = out.sort_values(keys, kind="mergesort").reset_index(drop=True)
+    return out, notes
+
+
 def sorted_codes(values) -> np.ndarray:
     """Codes of ``values`` in sorted order of the labels (as text when they do not compare)."""
     try:

@@ -24,7 +24,7 @@ from .._validation import check_columns
 from ..errors import ColumnError, DataValidationError
 from ..sessions import check_keys
 from . import _inputs as AI
-from ._moments import change_part, chunks, combine, growth_part
+from ._moments import change_frame, change_part, chunks, combine, growth_part
 
 PART_CHUNK_ROWS = 250_000  # rows of a partition reduced at a time
 
@@ -159,34 +159,6 @@ def _summary(results: list[PartResult], combined) -> dict:
             "missing": missing}
 
 
-def change_frame(combined, preds: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """The change frame (as :func:`commonfactors.change_view`) from per-client statistics."""
-    n_obs = combined["n_obs"].astype("int64")
-    out = pd.DataFrame({"client": combined.ids})
-    if combined.therapist is not None:
-        out.insert(0, "therapist", combined.therapist)
-    out["pre"], out["post"] = combined["pre"], combined["post"]
-    out["improvement"] = out["pre"] - out["post"]
-    out["n_sessions"] = n_obs
-    out["first_session"] = np.where(n_obs > 0, combined["first_session"], np.nan)
-    out["last_session"] = np.where(n_obs > 0, combined["last_session"], np.nan)
-    out["window"] = out["last_session"] - out["first_session"]
-    psum, pcount = combined["psum"], combined["pcount"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for i, c in enumerate(preds):
-            out[c] = np.where(pcount[:, i] > 0, psum[:, i] / np.maximum(pcount[:, i], 1), np.nan)
-    keep = n_obs >= 2
-    notes = []
-    n_drop = int((~keep).sum())
-    if n_drop:
-        notes.append(f"change_view: dropped {n_drop} of {len(out)} clients with fewer than 2 "
-                     "observed sessions; see attrs['commonfactors'].")
-    out = out.loc[keep]
-    keys = [c for c in ("therapist", "client") if c in out.columns]
-    out = out.sort_values(keys, kind="mergesort").reset_index(drop=True)
-    return out, notes
-
-
 def reduce_source(ddf, factors: dict, *, view: str, client: str, therapist, session: str,
                   references, outside):
     """Check and reduce a Dask DataFrame partition by partition.
@@ -253,7 +225,7 @@ def decompose_source(ddf, factors, *, view, client, therapist, session, referenc
     from dataclasses import replace
 
     from ._references import LazyFit
-    from .api import _build, _finish, _used_notes
+    from .api import _build, _finish, _used_notes, cross_products_kept
 
     combined, factors, categorical, num_refs, summary, n_rows, n_used = reduce_source(
         ddf, factors, view=view, client=client, therapist=therapist, session=session,
@@ -270,7 +242,7 @@ def decompose_source(ddf, factors, *, view, client, therapist, session, referenc
         table = ClientTable.from_parts(combined, growth_raw_columns(factors, ["session"]))
         problem, built = build_growth(table, factors, references=num_refs, outside=outside,
                                       categorical=categorical, reml=reml, notes=[],
-                                      keep_clients=finish[5])
+                                      keep=cross_products_kept(finish))
         notes.append("the full model's MixedFit (`.fit`) is not built from rows read partition "
                      "by partition; cf.fit_mixed gives it for rows in memory")
     else:

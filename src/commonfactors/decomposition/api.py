@@ -53,7 +53,7 @@ _LEVEL_NAMES = {
 # --------------------------------------------------------------------------------------
 
 def build_problem(data, factors, view, references=None, *, reml=True, outside=(THERAPY_EXCLUDE,),
-                  categorical=None, chunk_rows=None, keep_clients=False):
+                  categorical=None, chunk_rows=None, keep="outer"):
     """(Problem, Built, rows used) of canonical session rows (role-named columns ``therapist``,
     ``client``, ``session``, ``outcome``; factor columns numeric or dummy-coded).
 
@@ -68,13 +68,20 @@ def build_problem(data, factors, view, references=None, *, reml=True, outside=(T
 
         return growth_from_rows(data, factors, references=references, outside=outside,
                                 categorical=categorical, reml=reml, chunk_rows=chunk_rows,
-                                keep_clients=keep_clients)
+                                keep=keep)
+    from ._growth import CHUNK_ROWS
+    from ._moments import change_frame, change_part, chunks, combine
+
     keys = [c for c in ("therapist", "client", "session") if c in data.columns]
-    rows = data.dropna(subset=keys)
+    preds = sorted({c for cs in factors.values() for c in cs if c != "session"})
+    pieces = [change_part(ch, preds, keys) for ch in chunks(data, int(chunk_rows or CHUNK_ROWS))]
+    frame, notes = change_frame(combine([p for p, _ in pieces]), preds)
     has_t = "therapist" in data.columns
-    problem, built = _build(rows, factors, view, references, "client",
-                            "therapist" if has_t else None, "session", reml, outside, categorical)
-    return problem, built, len(rows)
+    problem, built = _build(None, factors, view, references, "client",
+                            "therapist" if has_t else None, "session", reml, outside, categorical,
+                            frame=frame)
+    built = replace(built, notes=tuple(notes) + built.notes)
+    return problem, built, sum(n for _, n in pieces)
 
 
 def _build(data, factors, view, references, client, therapist, session, reml,
@@ -448,7 +455,7 @@ def _decompose_rows(data, factors, *, view, references, outside, reml, finish):
     used = list(dict.fromkeys(keys + ["outcome"] + cols)) if view == "growth" else keys
     problem, built, n_used = build_problem(data, factors, view, num_refs, reml=reml,
                                            outside=outside, categorical=categorical,
-                                           keep_clients=finish[5])
+                                           keep=cross_products_kept(finish))
     notes = _used_notes(len(data), n_used, used, categorical) + list(built.notes)
     fit = None
     if built.rand:
@@ -457,6 +464,14 @@ def _decompose_rows(data, factors, *, view, references, outside, reml, finish):
                else LazyFit(built.formula, reml, fit_frame=built.fit_frame))
     built = replace(built, notes=tuple(notes), data_summary=summary)
     return _finish(problem, built, view, *finish, fit)
+
+
+def cross_products_kept(finish) -> str:
+    """Which per-group cross-products the bootstrap needs (``finish``: the arguments of
+    :func:`_finish` from ``n_boot`` to ``level``): none for point estimates, per therapist for
+    a therapist bootstrap, per client when clients are resampled."""
+    n_boot, resample_clients = finish[0], finish[5]
+    return "total" if n_boot == 0 else ("inner" if resample_clients else "outer")
 
 
 def _used_notes(n_rows: int, n_used: int, used, categorical) -> list[str]:

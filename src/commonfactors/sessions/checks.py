@@ -142,6 +142,16 @@ def _declared_ranges(df: pd.DataFrame, ranges: Mapping[str, Any] | None) -> dict
     return out
 
 
+def _constant(s: pd.Series) -> bool:
+    """One distinct value among ``s`` (no missing values): min == max for numbers, which costs
+    a pass over the column instead of hashing every value."""
+    if not len(s):
+        return False
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return bool(s.min() == s.max())
+    return s.nunique() == 1
+
+
 def check_sessions(
     df: pd.DataFrame,
     *,
@@ -337,7 +347,7 @@ def check_sessions(
                 p.add("outcome_all_missing", "error", outcome, df.index,
                       "every value is missing.",
                       "Check which column holds the outcome (outcome='YourColumn').")
-            elif out_num[np.isfinite(out_num)].nunique() == 1:
+            elif _constant(out_num[np.isfinite(out_num)]):
                 p.add("outcome_constant", "error", outcome, df.index[out_num.notna()],
                       f"every observed value is {_plain(out_num.dropna().iloc[0])}; there is no "
                       "change or variance to decompose.",
@@ -400,7 +410,7 @@ def check_sessions(
                   "Check the column name and how the file was read; remove the column from the "
                   "factor groups if it was never rated.")
             continue
-        if s.nunique(dropna=True) == 1:
+        if _constant(s.dropna()):
             p.add("column_constant", "warning", c, df.index[s.notna()],
                   f"every observed value of {c!r} is {_plain(s.dropna().iloc[0])!r}.",
                   "A constant column cannot explain anything; leave it out of the factor groups.")
