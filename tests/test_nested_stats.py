@@ -74,10 +74,12 @@ FIELDS = ["n_i", "gsum_i", "zz_i", "zg_i", "zsum_i", "zio_i", "oo_i", "og_i", "o
 def _same_stats(a, b, gg_i=True):
     """Every field of ``a`` equals ``b``'s (``a`` may lack the cross-products it was not given)."""
     assert (a.n, a.p, a.q_in, a.q_out) == (b.n, b.p, b.q_in, b.q_out)
-    for f in FIELDS + (["gg_i"] if gg_i else []):
+    for f in FIELDS:
         if f == "gg_o" and a.gg_o is None and a.gg_i is None:
             continue
         _close(getattr(a, f), getattr(b, f))
+    if gg_i:
+        _close(a.inner_gg(), b.inner_gg())
     for meth in ("g_cov", "x_cov", "x_mean", "y_var", "z_mean", "z_cov"):
         _close(getattr(a, meth)(), getattr(b, meth)())
     if a.q_out:
@@ -204,5 +206,9 @@ def test_from_arrays_blocks_equal_direct_sums(block, monkeypatch):
         for name, A, B in (("gg_i", G, G), ("zz_i", Zi, Zi), ("zg_i", Zi, G), ("zio_i", Zi, Zo),
                            ("oo_i", Zo, Zo), ("og_i", Zo, G)):
             np.testing.assert_allclose(getattr(st, name)[pos], A[r].T @ B[r], rtol=RTOL, atol=1e-12)
+            if name == "gg_i":
+                sub = st.select([2, 0])
+                np.testing.assert_allclose(sub.inner_gg()[pos], (G[r].T @ G[r])[np.ix_([2, 0, 3], [2, 0, 3])],
+                                           rtol=RTOL, atol=1e-12)
         np.testing.assert_allclose(st.gsum_i[pos], G[r].sum(0), rtol=RTOL, atol=1e-12)
     assert st.n_i.sum() == len(y)
