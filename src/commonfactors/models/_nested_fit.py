@@ -82,9 +82,15 @@ def _newton(fun_grad, x0: np.ndarray, lb: np.ndarray, maxit: int = 8):
     f, g = fun_grad(x)
     if not f < 1e300:
         return None
+    # The deviance sums terms of the size of |f| and rounds at about 1e-14 |f| (1e-7 at a million
+    # rows), more than a Newton step gains near the optimum; the gradient rounds far less. So
+    # steps are accepted unless they raise the deviance by more than `tol`, and convergence is
+    # |gradient| < tol, which pins theta down to about tol / (Hessian), a few 1e-10 relative, so
+    # that the optimum does not depend on the order in which the statistics were summed.
+    tol = 1e-12 * max(1.0, abs(f))
     for it in range(maxit + 1):
         free = ~((x <= lb + 1e-12) & (g > 0))
-        if np.max(np.abs(np.where(free, g, 0.0)), initial=0.0) < 1e-9 * max(1.0, abs(f)):
+        if np.max(np.abs(np.where(free, g, 0.0)), initial=0.0) < tol:
             return x, f, g, it
         if it == maxit or not free.any():
             return None
@@ -98,7 +104,7 @@ def _newton(fun_grad, x0: np.ndarray, lb: np.ndarray, maxit: int = 8):
         for _ in range(10):
             xn = np.maximum(x + step, lb)
             fn, gn = fun_grad(xn)
-            if fn <= f + 1e-10:
+            if fn <= f + tol:
                 break
             step *= 0.5
         else:
@@ -304,7 +310,7 @@ def _fit_nested(stats: NestedStats, reml: bool, theta0, maxiter: int) -> CoreFit
             msgs.append(str(res.message))
             success = bool(res.success)
             polished = _newton(fun_grad, theta, lb, maxit=min(8, maxiter))  # quadratic convergence near the optimum
-            if polished is not None and polished[1] <= dev:
+            if polished is not None and polished[1] <= dev + 1e-12 * max(1.0, abs(dev)):
                 theta, dev, g, nit = polished
                 n_iter += nit
                 success = True
