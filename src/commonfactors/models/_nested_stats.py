@@ -45,6 +45,12 @@ def _diag_mask(q: int) -> np.ndarray:
     return r == c
 
 
+def _views(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` is ``b[:, None, :]`` (same memory, same layout)."""
+    return (a.shape == (b.shape[0], 1, b.shape[1]) and a.ctypes.data == b.ctypes.data
+            and a.strides[0] == b.strides[0] and a.strides[2] == b.strides[1])
+
+
 @dataclass(frozen=True, eq=False)
 class NestedStats:
     """Per-cluster sufficient statistics of a nested linear mixed model (plain NumPy).
@@ -342,10 +348,10 @@ class NestedStats:
         go = None if self.gg_o is None else self.gg_o[:, g[:, None], g]
         gsum_i = self.gsum_i[:, g]
         # Z'G of a random intercept is gsum_i itself (from_groups, from_arrays): keep sharing it
-        zg_i = gsum_i[:, None, :] if self.zg_i.base is self.gsum_i else self.zg_i[:, :, g]
+        zg_i = gsum_i[:, None, :] if _views(self.zg_i, self.gsum_i) else self.zg_i[:, :, g]
         og_i = self.og_i
         if og_i is not None:
-            og_i = gsum_i[:, None, :] if og_i.base is self.gsum_i else og_i[:, :, g]
+            og_i = gsum_i[:, None, :] if _views(og_i, self.gsum_i) else og_i[:, :, g]
         out = replace(
             self, p=int(cols.size), gsum_i=gsum_i, zg_i=zg_i, og_i=og_i,
             gg=self.gg[g[:, None], g], gsum=self.gsum[g], gg_o=go,
@@ -412,10 +418,10 @@ class NestedStats:
         take = lambda a: None if a is None else a[sel]  # noqa: E731
         # Z'G of a random intercept shares gsum_i (see select)
         gsum_i_sel = self.gsum_i[sel]
-        zg_i = gsum_i_sel[:, None, :] if self.zg_i.base is self.gsum_i else self.zg_i[sel]
+        zg_i = gsum_i_sel[:, None, :] if _views(self.zg_i, self.gsum_i) else self.zg_i[sel]
         og_i = self.og_i
         if og_i is not None:
-            og_i = gsum_i_sel[:, None, :] if og_i.base is self.gsum_i else og_i[sel]
+            og_i = gsum_i_sel[:, None, :] if _views(og_i, self.gsum_i) else og_i[sel]
         gg_i, gsum_i = self.inner_gg(sel), gsum_i_sel
         ostart = gg_o = None
         if new_outer is not None:
