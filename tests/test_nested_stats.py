@@ -2,7 +2,8 @@
 
 Tolerances: the two constructors sum the same products in different orders (per row and then
 per group, or per group directly), so statistics, deviances and gradients agree to rounding,
-1e-10 relative; fits are separate optimisations, compared at the optimiser's precision.
+1e-10 relative; fits are separate optimisations, compared at the precision of their final
+Newton steps.
 """
 
 from __future__ import annotations
@@ -74,10 +75,12 @@ FIELDS = ["n_i", "gsum_i", "zz_i", "zg_i", "zsum_i", "zio_i", "oo_i", "og_i", "o
 def _same_stats(a, b, gg_i=True):
     """Every field of ``a`` equals ``b``'s (``a`` may lack the cross-products it was not given)."""
     assert (a.n, a.p, a.q_in, a.q_out) == (b.n, b.p, b.q_in, b.q_out)
-    for f in FIELDS + (["gg_i"] if gg_i else []):
+    for f in FIELDS:
         if f == "gg_o" and a.gg_o is None and a.gg_i is None:
             continue
         _close(getattr(a, f), getattr(b, f))
+    if gg_i:
+        _close(a.inner_gg(), b.inner_gg())
     for meth in ("g_cov", "x_cov", "x_mean", "y_var", "z_mean", "z_cov"):
         _close(getattr(a, meth)(), getattr(b, meth)())
     if a.q_out:
@@ -93,12 +96,12 @@ def _same_model(a, b):
             fb, gb = _dev_grad(b, theta, reml)
             assert fa == pytest.approx(fb, rel=RTOL)
             np.testing.assert_allclose(ga, gb, rtol=1e-9, atol=1e-9 * abs(fb))
-    # separate optimisations whose deviances differ by rounding: the optimiser stops within its
-    # tolerance of the optimum (theta to about 1e-7 here, 1e-5 allowed), the deviance is flat
-    # there (second order), so it agrees to rounding
+    # separate optimisations whose deviances differ by rounding: both end with Newton steps to
+    # |gradient| < 1e-12 |deviance|, which fixes theta to about 1e-12 / (Hessian / |deviance|),
+    # far below the 1e-8 allowed; the deviance is flat there (second order): equal to rounding
     fa, fb = _nested.fit_nested(a), _nested.fit_nested(b)
-    np.testing.assert_allclose(fa.theta, fb.theta, rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(fa.beta, fb.beta, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(fa.theta, fb.theta, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(fa.beta, fb.beta, rtol=1e-8, atol=1e-10)
     assert fa.deviance == pytest.approx(fb.deviance, rel=RTOL)
 
 
@@ -204,5 +207,25 @@ def test_from_arrays_blocks_equal_direct_sums(block, monkeypatch):
         for name, A, B in (("gg_i", G, G), ("zz_i", Zi, Zi), ("zg_i", Zi, G), ("zio_i", Zi, Zo),
                            ("oo_i", Zo, Zo), ("og_i", Zo, G)):
             np.testing.assert_allclose(getattr(st, name)[pos], A[r].T @ B[r], rtol=RTOL, atol=1e-12)
+            if name == "gg_i":
+                sub = st.select([2, 0])
+                np.testing.assert_allclose(sub.inner_gg()[pos], (G[r].T @ G[r])[np.ix_([2, 0, 3], [2, 0, 3])],
+                                           rtol=RTOL, atol=1e-12)
         np.testing.assert_allclose(st.gsum_i[pos], G[r].sum(0), rtol=RTOL, atol=1e-12)
     assert st.n_i.sum() == len(y)
+
+
+def test_intercept_z_g_shares_column_sums_through_select_and_resample():
+    """A random intercept's Z'G is gsum_i exactly; it is stored once, also after select and
+    resample (a slope's is not)."""
+    X, y, cl, th = _rows(seed=7)
+    one = np.ones((len(y), 1))
+    slope = np.random.default_rng(8).standard_normal((len(y), 1))
+    st = _nested.NestedStats.from_arrays(X, y, one, one, cl, th)
+    for s in (st, st.select([0, 2]), st.select([0, 2]).select([1]), st.select([2]).resample([1, 1, 4])):
+        for a in (s.zg_i, s.og_i):
+            assert np.shares_memory(a, s.gsum_i)
+            np.testing.assert_array_equal(a[:, 0, :], s.gsum_i)
+    sl = _nested.NestedStats.from_arrays(X, y, slope, one, cl, th)
+    assert not np.shares_memory(sl.zg_i, sl.gsum_i) and np.shares_memory(sl.og_i, sl.gsum_i)
+    assert not np.shares_memory(sl.select([1]).zg_i, sl.select([1]).gsum_i)

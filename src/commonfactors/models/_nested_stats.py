@@ -45,6 +45,12 @@ def _diag_mask(q: int) -> np.ndarray:
     return r == c
 
 
+def _views(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` is ``b[:, None, :]`` (same memory, same layout)."""
+    return (a.shape == (b.shape[0], 1, b.shape[1]) and a.ctypes.data == b.ctypes.data
+            and a.strides[0] == b.strides[0] and a.strides[2] == b.strides[1])
+
+
 @dataclass(frozen=True, eq=False)
 class NestedStats:
     """Per-cluster sufficient statistics of a nested linear mixed model (plain NumPy).
@@ -63,6 +69,8 @@ class NestedStats:
         ``G'G`` over the rows of each inner group; ``gsum_i`` (m, k) their column sums. None when
         built by :meth:`from_groups` without them: the deviance needs only the total ``gg`` and a
         therapist resample only ``gg_o``; resampling inner groups within outer ones then raises.
+        Stored over the columns ``gg_i_cols`` of the ``G`` it was built from when that is not
+        None (:meth:`select` does not copy it); :meth:`inner_gg` gives the current columns.
     zz_i, zg_i, zsum_i : ndarray
         ``Z_in'Z_in`` (m, q_in, q_in), ``Z_in'G`` (m, q_in, k), column sums of ``Z_in`` (m, q_in).
     zio_i, oo_i, og_i, osum_i : ndarray or None
@@ -102,6 +110,7 @@ class NestedStats:
     gg: np.ndarray
     gsum: np.ndarray
     gg_o: np.ndarray | None = None
+    gg_i_cols: np.ndarray | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -162,7 +171,9 @@ class NestedStats:
         gg_i = _segment_cross(Gt, Gt, starts)
         gsum_i = np.ascontiguousarray(np.add.reduceat(Gt, starts, axis=1).T)
         zz_i = _segment_cross(Zit, Zit, starts)
-        zg_i = _segment_cross(Zit, Gt, starts)
+        # a random intercept's Z'G is gsum_i exactly (1 * g = g, same sums): share it
+        intercept = Zit.shape[0] == 1 and bool(np.all(Zit == 1.0))
+        zg_i = gsum_i[:, None, :] if intercept else _segment_cross(Zit, Gt, starts)
         zsum_i = np.add.reduceat(Zit, starts, axis=1).T
         inner_label = inner_lab[ii[starts]]
         zio_i = oo_i = og_i = osum_i = outer_of = ostart = None
@@ -192,7 +203,8 @@ class NestedStats:
                 )
             zio_i = _segment_cross(Zit, Zot, starts)
             oo_i = _segment_cross(Zot, Zot, starts)
-            og_i = _segment_cross(Zot, Gt, starts)
+            intercept = Zot.shape[0] == 1 and bool(np.all(Zot == 1.0))
+            og_i = gsum_i[:, None, :] if intercept else _segment_cross(Zot, Gt, starts)
             osum_i = np.add.reduceat(Zot, starts, axis=1).T
             outer_of = first
             ostart = np.flatnonzero(np.r_[True, first[1:] != first[:-1]])
@@ -333,12 +345,17 @@ class NestedStats:
         if cols.size and (cols.min() < 0 or cols.max() >= self.p):
             raise EstimationError(f"`cols`: expecting indices in 0..{self.p - 1}; got {cols.tolist()}.")
         g = np.r_[cols, self.p]
-        gi = None if self.gg_i is None else self.gg_i[:, g[:, None], g]
         go = None if self.gg_o is None else self.gg_o[:, g[:, None], g]
+        gsum_i = self.gsum_i[:, g]
+        # Z'G of a random intercept is gsum_i itself (from_groups, from_arrays): keep sharing it
+        zg_i = gsum_i[:, None, :] if _views(self.zg_i, self.gsum_i) else self.zg_i[:, :, g]
+        og_i = self.og_i
+        if og_i is not None:
+            og_i = gsum_i[:, None, :] if _views(og_i, self.gsum_i) else og_i[:, :, g]
         out = replace(
-            self, p=int(cols.size), gg_i=gi, gsum_i=self.gsum_i[:, g],
-            zg_i=self.zg_i[:, :, g], og_i=None if self.og_i is None else self.og_i[:, :, g],
+            self, p=int(cols.size), gsum_i=gsum_i, zg_i=zg_i, og_i=og_i,
             gg=self.gg[g[:, None], g], gsum=self.gsum[g], gg_o=go,
+            gg_i_cols=None if self.gg_i is None else (g if self.gg_i_cols is None else self.gg_i_cols[g]),
         )
         # the class sums of the deviance: built once here, selected for every subset
         cp = compact_of(self)
@@ -399,7 +416,13 @@ class NestedStats:
         if sel.size == 0:
             raise EstimationError("`outer_idx`: the resample has no groups.")
         take = lambda a: None if a is None else a[sel]  # noqa: E731
-        gg_i, gsum_i = take(self.gg_i), self.gsum_i[sel]
+        # Z'G of a random intercept shares gsum_i (see select)
+        gsum_i_sel = self.gsum_i[sel]
+        zg_i = gsum_i_sel[:, None, :] if _views(self.zg_i, self.gsum_i) else self.zg_i[sel]
+        og_i = self.og_i
+        if og_i is not None:
+            og_i = gsum_i_sel[:, None, :] if _views(og_i, self.gsum_i) else og_i[sel]
+        gg_i, gsum_i = self.inner_gg(sel), gsum_i_sel
         ostart = gg_o = None
         if new_outer is not None:
             keep = np.r_[True, new_outer[1:] != new_outer[:-1]]
@@ -412,13 +435,21 @@ class NestedStats:
         gg = gg_i.sum(axis=0) if gg_i is not None else gg_o.sum(axis=0)
         return replace(
             self, n=int(self.n_i[sel].sum()), n_i=self.n_i[sel], gg_i=gg_i, gsum_i=gsum_i,
-            zz_i=self.zz_i[sel], zg_i=self.zg_i[sel], zsum_i=self.zsum_i[sel],
-            zio_i=take(self.zio_i), oo_i=take(self.oo_i), og_i=take(self.og_i),
+            zz_i=self.zz_i[sel], zg_i=zg_i, zsum_i=self.zsum_i[sel],
+            zio_i=take(self.zio_i), oo_i=take(self.oo_i), og_i=og_i, gg_i_cols=None,
             osum_i=take(self.osum_i), outer_of=new_outer, ostart=ostart,
             inner_label=self.inner_label[sel],
             outer_label=None if self.outer_label is None else self.outer_label[outer_idx],
             gg=gg, gsum=gsum_i.sum(axis=0), gg_o=gg_o,
         )
+
+    def inner_gg(self, sel=None) -> np.ndarray | None:
+        """``G'G`` per inner group over the current columns (rows ``sel`` only, if given)."""
+        if self.gg_i is None:
+            return None
+        a = self.gg_i if sel is None else self.gg_i[sel]
+        c = self.gg_i_cols
+        return a if c is None else a[:, c[:, None], c]
 
     def draw(self, rng: np.random.Generator, *, inner: bool = False) -> NestedStats:
         """One cluster-bootstrap draw: outer groups with replacement (inner ones too if asked)."""
