@@ -33,7 +33,7 @@ import numpy as np
 
 import commonfactors as cf
 from commonfactors.decomposition import _estimates as E
-from commonfactors.decomposition.api import _build
+from commonfactors.decomposition.api import build_problem
 from commonfactors.models.terms import build_terms
 
 PRESET = "wampold_imel_2015"
@@ -86,7 +86,7 @@ def warm_start(problem):
 
 
 def cold_vs_warm(data, factors, n_rep: int = 20):
-    problem, _ = _build(data, factors, "growth", None, "client", "therapist", "session", True)
+    problem, _, _ = build_problem(data, factors, "growth")
     warm = warm_start(problem)
     rng = np.random.default_rng(1)
     draws = [problem.resample(rng.integers(0, problem.n_clusters, problem.n_clusters))

@@ -195,7 +195,7 @@ def reduce_source(ddf, factors: dict, *, view: str, client: str, therapist, sess
     tasks = [dask.delayed(_reduce_partition)(p, ren=ren, factors=factors, view=view,
                                              categorical=categorical, numeric=numeric)
              for p in ddf.to_delayed()]
-    results = list(dask.compute(*tasks))
+    results = _gather(tasks)
     combined = combine([r.parts for r in results])
     _cross_checks(results, combined)
     observed = {c: sum(r.observed.get(c, 0) for r in results) for c in numeric}
@@ -213,6 +213,27 @@ def reduce_source(ddf, factors: dict, *, view: str, client: str, therapist, sess
     summary = _summary(results, combined)
     return (combined, coded_factors(factors, categorical), categorical, num_refs, summary,
             sum(r.n_rows for r in results), sum(r.n_used for r in results))
+
+
+def _gather(tasks) -> list:
+    """Results of the partition tasks. On a ``dask.distributed`` cluster each result is fetched
+    as soon as it is ready and released on its worker, so that a worker holds one partition's
+    statistics at a time, not all of them until the last partition is done."""
+    import dask
+
+    try:
+        from distributed import as_completed, default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return list(dask.compute(*tasks))
+    futures = client.compute(tasks)
+    order = {f.key: i for i, f in enumerate(futures)}
+    out: list = [None] * len(futures)
+    for fut in as_completed(futures):
+        out[order[fut.key]] = fut.result()
+        fut.release()
+    return out
 
 
 def ren_inv(ren: dict) -> dict:
@@ -249,9 +270,9 @@ def decompose_source(ddf, factors, *, view, client, therapist, session, referenc
         preds = sorted({c for cs in factors.values() for c in cs if c != "session"})
         frame, cnotes = change_frame(combined, preds)
         has_t = "therapist" in frame.columns
-        problem, built = _build(None, factors, "change", num_refs, "client",
+        problem, built = _build(frame, factors, "change", num_refs, "client",
                                 "therapist" if has_t else None, "session", reml, outside,
-                                categorical, frame=frame)
+                                categorical)
         built = replace(built, notes=tuple(cnotes) + built.notes)
         if built.rand:
             fit = LazyFit(built.formula, reml, fit_frame=built.fit_frame)

@@ -77,28 +77,20 @@ def build_problem(data, factors, view, references=None, *, reml=True, outside=(T
     pieces = [change_part(ch, preds, keys) for ch in chunks(data, int(chunk_rows or CHUNK_ROWS))]
     frame, notes = change_frame(combine([p for p, _ in pieces]), preds)
     has_t = "therapist" in data.columns
-    problem, built = _build(None, factors, view, references, "client",
-                            "therapist" if has_t else None, "session", reml, outside, categorical,
-                            frame=frame)
+    problem, built = _build(frame, factors, view, references, "client",
+                            "therapist" if has_t else None, "session", reml, outside, categorical)
     built = replace(built, notes=tuple(notes) + built.notes)
     return problem, built, sum(n for _, n in pieces)
 
 
-def _build(data, factors, view, references, client, therapist, session, reml,
-           outside=(THERAPY_EXCLUDE,), categorical=None, frame=None):
-    """The change view's problem (``frame``: a change frame already made, e.g. from per-client
-    statistics of data that never sat in memory)."""
+def _build(frame, factors, view, references, client, therapist, session, reml,
+           outside=(THERAPY_EXCLUDE,), categorical=None):
+    """The change view's problem from its change frame (one row per client, as
+    :func:`commonfactors.change_view`; made from per-client statistics, :mod:`._moments`)."""
     notes = []
     categorical = categorical or {}
-    has_t = therapist is not None and therapist in (data if frame is None else frame).columns
+    has_t = therapist is not None and therapist in frame.columns
     preds = sorted({c for cols in factors.values() for c in cols if c != session})
-    if frame is None:
-        from ..sessions.api import change_view
-
-        with warnings.catch_warnings(record=True) as rec:
-            warnings.simplefilter("always")
-            frame = change_view(data, predictors=preds)
-        notes += [str(w.message) for w in rec]
     # process measures are client means over the sessions where they were rated; a client
     # with no rating of a factor column at all has no value and leaves the model
     no_value = frame[preds].isna().any(axis=1) if preds else pd.Series(False, frame.index)
