@@ -346,12 +346,12 @@ class NestedStats:
             raise EstimationError(f"`cols`: expecting indices in 0..{self.p - 1}; got {cols.tolist()}.")
         g = np.r_[cols, self.p]
         go = None if self.gg_o is None else self.gg_o[:, g[:, None], g]
-        gsum_i = self.gsum_i[:, g]
+        gsum_i = np.take(self.gsum_i, g, axis=1)  # (faster than [:, g] on a million rows)
         # Z'G of a random intercept is gsum_i itself (from_groups, from_arrays): keep sharing it
-        zg_i = gsum_i[:, None, :] if _views(self.zg_i, self.gsum_i) else self.zg_i[:, :, g]
+        zg_i = gsum_i[:, None, :] if _views(self.zg_i, self.gsum_i) else np.take(self.zg_i, g, axis=2)
         og_i = self.og_i
         if og_i is not None:
-            og_i = gsum_i[:, None, :] if _views(og_i, self.gsum_i) else og_i[:, :, g]
+            og_i = gsum_i[:, None, :] if _views(og_i, self.gsum_i) else np.take(og_i, g, axis=2)
         out = replace(
             self, p=int(cols.size), gsum_i=gsum_i, zg_i=zg_i, og_i=og_i,
             gg=self.gg[g[:, None], g], gsum=self.gsum[g], gg_o=go,
