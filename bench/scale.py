@@ -151,7 +151,9 @@ def _max_diff(a: str, b: str) -> float:
     import numpy as np
     import pandas as pd
 
-    x, y = pd.read_json(a), pd.read_json(b)
+    from io import StringIO
+
+    x, y = pd.read_json(StringIO(a)), pd.read_json(StringIO(b))
     return float(np.nanmax(np.abs(x["estimate"].to_numpy(float) - y["estimate"].to_numpy(float))))
 
 

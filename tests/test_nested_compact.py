@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from commonfactors.models import _nested_compact as _compact
 from commonfactors.models import nested as _nested
 from commonfactors.models._nested_compact import compact_of
 from commonfactors.models._nested_deviance import _dev_grad, _dev_grad_groups, _omega
@@ -57,12 +58,26 @@ DESIGNS = ["balanced", "unbalanced", "one level", "slope"]
 THETAS = [[0.8, 0.5], [0.0, 1.2], [1.7, 0.0], [0.05, 3.0]]
 
 
+@pytest.fixture(params=["dense", "pairs"])
+def layout(request, monkeypatch):
+    """The (outer, class) sums kept dense or as a list of the pairs present."""
+    monkeypatch.setattr(_compact, "_DENSE_MIN", 10**9 if request.param == "dense" else 0)
+    return request.param
+
+
+def _check_layout(st, layout):
+    cp = compact_of(st)
+    if st.q_out:
+        assert (cp.Pd is not None) == (layout == "dense") and (cp.P is not None) == (layout == "pairs")
+
+
 @pytest.mark.parametrize("design", DESIGNS)
 @pytest.mark.parametrize("reml", [True, False])
-def test_compact_equals_per_group(design, reml):
+def test_compact_equals_per_group(design, reml, layout):
     st = _data(design)
     cp = compact_of(st)
     assert cp is not None, "the compact path must be the one under test"
+    _check_layout(st, layout)
     assert cp.cnt.size <= {"balanced": 1, "one level": 12}.get(design, 12)
     ref = _groups_only(st)
     assert compact_of(ref) is None
@@ -80,9 +95,10 @@ def test_compact_equals_per_group(design, reml):
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-def test_compact_gradient_matches_differences(design):
+def test_compact_gradient_matches_differences(design, layout):
     st = _data(design, seed=1)
     assert compact_of(st) is not None
+    _check_layout(st, layout)
     theta = np.array([0.7, 0.4][: 1 + st.q_out])
     f, g = _dev_grad(st, theta, True)
     h = 1e-5
@@ -92,8 +108,9 @@ def test_compact_gradient_matches_differences(design):
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-def test_compact_fits_and_carries_through_select_and_resample(design):
+def test_compact_fits_and_carries_through_select_and_resample(design, layout):
     st = _data(design, seed=2)
+    _check_layout(st, layout)
     # separate optimisations whose deviances differ by rounding: both end with Newton steps to
     # |gradient| < 1e-12 |deviance| (theta, beta to far below the 1e-8 allowed), the deviance
     # (flat at the optimum) to rounding
@@ -105,7 +122,7 @@ def test_compact_fits_and_carries_through_select_and_resample(design):
     # the class sums selected from the parent equal those built on the selected statistics
     sub = st.select([2, 0])
     fresh = compact_of(_fresh(sub))
-    for f in ("S", "P", "OGs", "cnt", "zz", "zio", "pair_n", "OOs"):
+    for f in ("S", "P", "Pd", "Nd", "OGs", "cnt", "zz", "zio", "pair_n", "pair_c", "pstart", "OOs"):
         x, y = getattr(compact_of(sub), f), getattr(fresh, f)
         assert (x is None) == (y is None)
         if x is not None:

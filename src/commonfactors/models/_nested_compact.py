@@ -25,29 +25,54 @@ import numpy as np
 from ._nested_sums import _segment_cross
 
 _MIN_SAVING = 4  # use the classes when there are at most m / 4 of them
+_DENSE_MIN = 4  # keep the pair sums dense when at least T * C / 4 pairs occur
 
 
 @dataclass(frozen=True, eq=False)
 class Compact:
-    """Class sums of one :class:`NestedStats` (see the module docstring); plain NumPy."""
+    """Class sums of one :class:`NestedStats` (see the module docstring); plain NumPy.
+
+    The (outer, class) pair sums are kept as pairs (``pair_*``, ``P``) or, when at least a
+    quarter of all T x C pairs occur, dense (``Pd`` (T, k, C), ``Nd`` (T, C), zeros for absent
+    pairs) so that their class-weighted sums are one matrix product.
+    """
 
     zz: np.ndarray  # (C,) zz_c
     zio: np.ndarray | None  # (C,) zio_c (None without an outer level)
     cnt: np.ndarray  # (C,) n_c, inner groups per class
     S: np.ndarray  # (C, k, k)
-    pair_t: np.ndarray | None  # (P,) outer group of each pair, pairs sorted by (t, c)
-    pair_c: np.ndarray | None  # (P,) class of each pair
-    pair_n: np.ndarray | None  # (P,) n_tc
-    P: np.ndarray | None  # (P, k)
+    pair_c: np.ndarray | None  # (pairs,) class of each pair, pairs sorted by (t, c)
+    pair_n: np.ndarray | None  # (pairs,) n_tc
+    P: np.ndarray | None  # (pairs, k) P_tc
     pstart: np.ndarray | None  # (T,) first pair of each outer group
+    Pd: np.ndarray | None  # (T, k, C) dense P_tc
+    Nd: np.ndarray | None  # (T, C) dense n_tc
     OOs: np.ndarray | None  # (T,)
     OGs: np.ndarray | None  # (T, k)
+
+    @property
+    def outer(self) -> bool:
+        return self.OGs is not None
 
     def select(self, g: np.ndarray) -> Compact:
         """The same sums for the columns ``g`` of ``G`` (what ``NestedStats.select`` keeps)."""
         return replace(self, S=self.S[:, g[:, None], g],
                        P=None if self.P is None else self.P[:, g],
+                       Pd=None if self.Pd is None else self.Pd[:, g, :],
                        OGs=None if self.OGs is None else self.OGs[:, g])
+
+    def pw(self, W: np.ndarray) -> np.ndarray:
+        """``sum_c W_cr P_tc`` for class weights W (C, r): shape (T, k, r)."""
+        if self.Pd is not None:
+            T, k, C = self.Pd.shape
+            return (self.Pd.reshape(T * k, C) @ W).reshape(T, k, -1)
+        return np.add.reduceat(self.P[:, :, None] * W[self.pair_c][:, None, :], self.pstart, axis=0)
+
+    def nw(self, W: np.ndarray) -> np.ndarray:
+        """``sum_c W_cr n_tc`` for class weights W (C, r): shape (T, r)."""
+        if self.Nd is not None:
+            return self.Nd @ W
+        return np.add.reduceat(self.pair_n[:, None] * W[self.pair_c], self.pstart, axis=0)
 
 
 def compact_of(stats) -> Compact | None:
@@ -84,8 +109,8 @@ def _build(stats) -> Compact | None:
     S = _segment_cross(zgt, zgt, cstart)
     del zgt
     cnt = np.bincount(cls, minlength=C).astype(float)
-    out = dict(zz=zz[first], zio=None, cnt=cnt, S=S, pair_t=None, pair_c=None, pair_n=None,
-               P=None, pstart=None, OOs=None, OGs=None)
+    out = dict(zz=zz[first], zio=None, cnt=cnt, S=S, pair_c=None, pair_n=None, P=None,
+               pstart=None, Pd=None, Nd=None, OOs=None, OGs=None)
     if stats.q_out:
         pkey, pinv = np.unique(stats.outer_of.astype(np.int64) * C + cls, return_inverse=True)
         pinv = pinv.reshape(-1)
@@ -94,14 +119,21 @@ def _build(stats) -> Compact | None:
         P = np.empty((n_pairs, stats.k))
         for j in range(stats.k):
             P[:, j] = np.bincount(pinv, weights=zg[:, j], minlength=n_pairs)
-        pair_t = pkey // C
-        out.update(
-            zio=stats.zio_i[first, 0, 0], pair_t=pair_t, pair_c=pkey % C,
-            pair_n=np.bincount(pinv, minlength=n_pairs).astype(float), P=P,
-            pstart=np.flatnonzero(np.r_[True, pair_t[1:] != pair_t[:-1]]),
-            OOs=np.add.reduceat(stats.oo_i[:, 0, 0], stats.ostart),
-            OGs=np.add.reduceat(stats.og_i[:, 0, :], stats.ostart, axis=0),
-        )
+        pair_t, pair_c = pkey // C, pkey % C
+        pair_n = np.bincount(pinv, minlength=n_pairs).astype(float)
+        T = stats.n_outer
+        out.update(zio=stats.zio_i[first, 0, 0],
+                   OOs=np.add.reduceat(stats.oo_i[:, 0, 0], stats.ostart),
+                   OGs=np.add.reduceat(stats.og_i[:, 0, :], stats.ostart, axis=0))
+        if _DENSE_MIN * n_pairs >= T * C:  # dense: many pairs occur
+            Pd = np.zeros((T, stats.k, C))
+            Pd[pair_t, :, pair_c] = P
+            Nd = np.zeros((T, C))
+            Nd[pair_t, pair_c] = pair_n
+            out.update(Pd=Pd, Nd=Nd)
+        else:
+            out.update(pair_c=pair_c, pair_n=pair_n, P=P,
+                       pstart=np.flatnonzero(np.r_[True, pair_t[1:] != pair_t[:-1]]))
     return Compact(**out)
 
 
@@ -121,18 +153,18 @@ def compact_omega(cp: Compact, gg: np.ndarray, theta: np.ndarray):
     logdet = float(cp.cnt @ np.log(A))
     omega = gg - (li * li) * np.tensordot(a, cp.S, axes=1)
     st = {"li": li, "a": a}
-    if cp.P is not None:
+    if cp.outer:
         lo = theta[1]
-        AB = (li * lo) * cp.zio * a
-        ABp = AB[cp.pair_c]
-        S = lo * lo * cp.OOs - np.add.reduceat(cp.pair_n * (li * lo) * cp.zio[cp.pair_c] * ABp,
-                                                cp.pstart) + 1.0
+        B = (li * lo) * cp.zio
+        AB = B * a
+        S = lo * lo * cp.OOs - cp.nw((B * AB)[:, None])[:, 0] + 1.0
         Sinv = 1.0 / S
         logdet += float(np.log(S).sum())
-        h = lo * cp.OGs - li * np.add.reduceat(ABp[:, None] * cp.P, cp.pstart, axis=0)
+        pab = cp.pw(AB[:, None])[:, :, 0]  # sum_c AB_c P_tc
+        h = lo * cp.OGs - li * pab
         Qo = h * Sinv[:, None]
         omega = omega - h.T @ Qo
-        st.update(lo=lo, ABp=ABp, Sinv=Sinv, Qo=Qo)
+        st.update(lo=lo, AB=AB, Sinv=Sinv, Qo=Qo, pab=pab)
     return logdet, omega, st
 
 
@@ -144,28 +176,30 @@ def compact_grad(cp: Compact, st: dict, K: np.ndarray) -> np.ndarray:
     ``g_out = 2 li sum_i zio_i N_io + 2 lo sum_t OOs_t N_oo_t - 2 sum_t OGs_t'K Qo_t``, where
     ``N_ii = a_c + Qi_i'K Qi_i + AB_c^2 / S_t``, ``N_io = -AB_c / S_t + Qi_i'K Qo_t`` and
     ``N_oo_t = 1/S_t + q_t``, ``q_t = Qo_t'K Qo_t``. Expanding ``Qi_i`` leaves only
-    ``sum_{i in c} zg_i'K zg_i = tr(K S_c)`` and ``sum_{i in t, c} zg_i'K Qo_t = P_tc'K Qo_t = d_tc``:
+    ``sum_{i in c} zg_i'K zg_i = tr(K S_c)`` and ``sum_{i in t, c} zg_i'K Qo_t = P_tc'K Qo_t``,
+    which enter as class-weighted sums ``sum_tc w_c P_tc'K Qo_t = sum_t (K Qo_t)' pw(w)_t``:
 
-    * ``sum_i zg_i'K Qi_i = li sum_c a_c tr(K S_c) - sum_tc AB_c d_tc``;
+    * ``sum_i zg_i'K Qi_i = li sum_c a_c tr(K S_c) - sum_t (K Qo_t)' pw(AB)_t``;
     * ``sum_i zz_i N_ii = sum_c zz_c (n_c a_c + li^2 a_c^2 tr(K S_c))
-      + sum_tc zz_c (n_tc AB_c^2 (q_t + 1/S_t) - 2 li a_c AB_c d_tc)``;
-    * ``sum_i zio_i N_io = sum_tc zio_c (li a_c d_tc - n_tc AB_c (q_t + 1/S_t))``.
+      + sum_t (q_t + 1/S_t) nw(zz AB^2)_t - 2 li sum_t (K Qo_t)' pw(zz a AB)_t``;
+    * ``sum_i zio_i N_io = li sum_t (K Qo_t)' pw(zio a)_t - sum_t (q_t + 1/S_t) nw(zio AB)_t``.
     """
     li, a = st["li"], st["a"]
     trKS = np.einsum("cjl,jl->c", cp.S, K)
     zg_kq = li * (a @ trKS)
     zz_n = cp.zz @ (cp.cnt * a + li * li * a * a * trKS)
-    if cp.P is None:
+    if not cp.outer:
         return np.array([-2.0 * zg_kq + 2.0 * li * zz_n])
-    lo, ABp, Sinv, Qo = st["lo"], st["ABp"], st["Sinv"], st["Qo"]
+    lo, AB, Sinv, Qo = st["lo"], st["AB"], st["Sinv"], st["Qo"]
     KQo = Qo @ K
     q = np.einsum("tj,tj->t", Qo, KQo)
-    d = np.einsum("pj,pj->p", cp.P, KQo[cp.pair_t])
-    w = (q + Sinv)[cp.pair_t]
-    c = cp.pair_c
-    zg_kq -= ABp @ d
-    zz_n += cp.zz[c] @ (cp.pair_n * ABp * ABp * w - 2.0 * li * a[c] * ABp * d)
-    zio_n = cp.zio[c] @ (li * a[c] * d - cp.pair_n * ABp * w)
+    w = q + Sinv
+    pw = cp.pw(np.column_stack([cp.zz * a * AB, cp.zio * a]))
+    kp = np.einsum("tj,tjr->r", KQo, pw)
+    nw = w @ cp.nw(np.column_stack([cp.zz * AB * AB, cp.zio * AB]))
+    zg_kq -= np.einsum("tj,tj->", KQo, st["pab"])
+    zz_n += nw[0] - 2.0 * li * kp[0]
+    zio_n = li * kp[1] - nw[1]
     g_in = -2.0 * zg_kq + 2.0 * (li * zz_n + lo * zio_n)
-    g_out = 2.0 * (li * zio_n + lo * (cp.OOs @ (Sinv + q))) - 2.0 * np.einsum("tj,tj->", cp.OGs, KQo)
+    g_out = 2.0 * (li * zio_n + lo * (cp.OOs @ w)) - 2.0 * np.einsum("tj,tj->", cp.OGs, KQo)
     return np.array([g_in, g_out])

@@ -346,12 +346,12 @@ class NestedStats:
             raise EstimationError(f"`cols`: expecting indices in 0..{self.p - 1}; got {cols.tolist()}.")
         g = np.r_[cols, self.p]
         go = None if self.gg_o is None else self.gg_o[:, g[:, None], g]
-        gsum_i = self.gsum_i[:, g]
+        gsum_i = np.take(self.gsum_i, g, axis=1)  # (faster than [:, g] on a million rows)
         # Z'G of a random intercept is gsum_i itself (from_groups, from_arrays): keep sharing it
-        zg_i = gsum_i[:, None, :] if _views(self.zg_i, self.gsum_i) else self.zg_i[:, :, g]
+        zg_i = gsum_i[:, None, :] if _views(self.zg_i, self.gsum_i) else np.take(self.zg_i, g, axis=2)
         og_i = self.og_i
         if og_i is not None:
-            og_i = gsum_i[:, None, :] if _views(og_i, self.gsum_i) else og_i[:, :, g]
+            og_i = gsum_i[:, None, :] if _views(og_i, self.gsum_i) else np.take(og_i, g, axis=2)
         out = replace(
             self, p=int(cols.size), gsum_i=gsum_i, zg_i=zg_i, og_i=og_i,
             gg=self.gg[g[:, None], g], gsum=self.gsum[g], gg_o=go,
@@ -373,7 +373,9 @@ class NestedStats:
         inner_idx : sequence of int arrays, optional
             One array per entry of ``outer_idx``: positions of the inner groups (as stored, see
             :meth:`inner_groups_of`) to place under that drawn outer group, e.g. a within-outer
-            resample. Default: all inner groups of the drawn outer group.
+            resample. Default: all inner groups of the drawn outer group; the result then keeps
+            the per-outer-group cross-products ``gg_o`` only (``gg_i`` None), so it cannot be
+            resampled within outer groups again.
 
         Raises
         ------
@@ -422,7 +424,10 @@ class NestedStats:
         og_i = self.og_i
         if og_i is not None:
             og_i = gsum_i_sel[:, None, :] if _views(og_i, self.gsum_i) else og_i[sel]
-        gg_i, gsum_i = self.inner_gg(sel), gsum_i_sel
+        # an outer-group draw needs only the per-outer G'G: the copy of gg_i (2.6 GB for a
+        # million clients x 18 columns) is skipped, and the draw keeps none
+        keep_i = inner_idx is not None or self.gg_o is None
+        gg_i, gsum_i = self.inner_gg(sel) if keep_i else None, gsum_i_sel
         ostart = gg_o = None
         if new_outer is not None:
             keep = np.r_[True, new_outer[1:] != new_outer[:-1]]

@@ -3,9 +3,12 @@
 This is the numerical core behind :func:`commonfactors.fit_mixed` (``engine="fast"``) and the hot
 path of the decomposition and its bootstrap, and the one door through which code outside
 :mod:`commonfactors.models` reaches it. It works on plain NumPy arrays only, so its objects
-pickle cheaply and can be shipped to worker processes. Three private modules hold it, each
-importing only the ones before it: the statistics (:mod:`._nested_stats`), the deviance and its
-gradient (:mod:`._nested_deviance`) and the optimiser (:mod:`._nested_fit`).
+pickle cheaply and can be shipped to worker processes. Private modules hold it, each importing
+only the ones before it: sums of row products per group (:mod:`._nested_sums`), checks of
+per-group aggregates (:mod:`._nested_checks`), the deviance summed over classes of equal inner
+groups (:mod:`._nested_compact`), the statistics (:mod:`._nested_stats`: from rows or from
+per-group aggregates), the deviance and its gradient (:mod:`._nested_deviance`) and the
+optimiser (:mod:`._nested_fit`).
 
 Model
 -----
@@ -36,6 +39,15 @@ These are the criteria lme4 reports as ``deviance`` and ``REMLcrit``. Conditiona
 spherical effects solve ``M v = Lam'W'(y - X b)`` with the same elimination; the conditional
 covariance of ``u = Lam v`` is ``s2 Lam M^{-1} Lam'`` (lme4's ``condVar``, which treats ``b`` as
 known).
+
+With one random effect per level (e.g. random intercepts) the blocks are scalars that depend on
+theta only through ``Z_i'Z_i`` and ``Z_i'Z_o`` (for intercepts: the cluster size), so the sums
+over inner groups above, and those of the analytic gradient, are taken over the few classes of
+inner groups with equal values, from per-class and per-(outer group, class) sums computed once
+(:mod:`._nested_compact`): an evaluation costs ``O(C k^2 + T C k)`` instead of ``O(m k^2)`` for
+``m`` inner groups in ``C`` classes and ``T`` outer groups. The statistics of such a model can
+be built from per-group counts, column sums and cross-products alone
+(:meth:`NestedStats.from_groups`).
 
 References
 ----------
