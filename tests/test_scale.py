@@ -205,5 +205,5 @@ def test_dependent_columns_from_the_gram_matrix():
     X = np.column_stack([np.ones(500), X, X[:, 0] - 3 * X[:, 2], np.zeros(500)])
     names = ["one", "a", "b", "c", "d", "a-3c", "zero"]
     bad = dependent_columns(X.T @ X, names)
-    assert "zero" in bad and len(bad) == 2 and bad[0] in ("a", "c", "a-3c")
+    assert bad == ["a-3c", "zero"]
     assert dependent_columns(X[:, :5].T @ X[:, :5], names[:5]) == []

@@ -204,18 +204,19 @@ def stats_of(t: ClientTable, cols: Columns, *, keep: str = "outer") -> NestedSta
         sl = slice(int(a), int(b))
         A, B = al[sl], be[sl]
         BS = B * t.S[sl][:, jj]
-        if gg_i is None and gg_o is None:  # the total only: a few matrix products
-            cross = A.T @ BS
-            total += (A * t.n[sl, None]).T @ A + cross + cross.T
-            q = beta_cols
-            Wq = t.W[sl][:, jj[q]][:, :, jj[q]]
-            total[np.ix_(q, q)] += np.einsum("ia,ib,iab->ab", B[:, q], B[:, q], Wq)
+        # the total: a few matrix products, the same whatever else is kept (so the point
+        # estimate does not depend on which bootstrap follows)
+        cross = A.T @ BS
+        total += (A * t.n[sl, None]).T @ A + cross + cross.T
+        q = beta_cols
+        Wq = t.W[sl][:, jj[q]][:, :, jj[q]]
+        total[np.ix_(q, q)] += np.einsum("ia,ib,iab->ab", B[:, q], B[:, q], Wq)
+        if gg_i is None and gg_o is None:
             continue
         gg = np.einsum("i,ia,ib->iab", t.n[sl], A, A)
         cross3 = A[:, :, None] * BS[:, None, :]
         gg += cross3 + np.swapaxes(cross3, 1, 2)
         gg += (B[:, :, None] * B[:, None, :]) * t.W[sl][:, jj][:, :, jj]
-        total += gg.sum(axis=0)
         if gg_i is not None:
             gg_i[sl] = gg
         if gg_o is not None and t.tstart is not None and t.tcode is not None:

@@ -414,9 +414,10 @@ def check_design_counts(*, view: str, outcome: str, y_range, first_y: float, n_u
 def dependent_columns(gram: np.ndarray, names: list[str], tol: float = 1e-11) -> list[str]:
     """Columns that are (to ``tol``) linear combinations of the others, from ``X'X`` alone.
 
-    Pivoted Cholesky of the Gram matrix scaled to unit diagonal: a column whose remaining
-    pivot (the squared norm of its part orthogonal to the columns taken before it) falls below
-    ``tol`` adds nothing. Working from ``X'X`` resolves dependence to about the square root of
+    Cholesky of the Gram matrix scaled to unit diagonal, column by column in the given order:
+    a column whose remaining pivot (the squared norm of its part orthogonal to the columns
+    before it) falls below ``tol`` adds nothing, so the later of two columns that carry the
+    same information is the one named. Working from ``X'X`` resolves dependence to about the square root of
     the precision of QR on the rows, hence ``tol`` = 1e-11 (a remaining correlation of
     1 - 1e-11); the rows themselves are never needed.
     """
@@ -430,11 +431,10 @@ def dependent_columns(gram: np.ndarray, names: list[str], tol: float = 1e-11) ->
     dep = [j for j in range(p) if zero[j]]
     A = A.copy()
     while left:
-        piv = max(left, key=lambda j: A[j, j])
+        piv = left.pop(0)
         if A[piv, piv] <= tol:
-            dep += left
-            break
-        left.remove(piv)
+            dep.append(piv)
+            continue
         col = A[:, piv] / np.sqrt(A[piv, piv])
         for j in left:
             A[j, left] -= col[j] * col[left]

@@ -294,14 +294,16 @@ class NestedStats:
         if gg_i is None and gg_o is None and gg is None:
             raise DataValidationError("`gg_i`, `gg_o`, `gg`: expecting at least one of the cross-"
                                       "products G'G (per inner group, per outer group or total).")
+        # a total given is kept (checked against the parts): the fit then does not depend on
+        # which per-group parts were kept for a bootstrap
         if gg_i is not None:
             _agree(gg_o, np.add.reduceat(gg_i, ostart, axis=0) if T else None, "gg_o", "gg_i")
             gg_o = np.add.reduceat(gg_i, ostart, axis=0) if T else None
             _agree(gg, gg_i.sum(axis=0), "gg", "gg_i")
-            gg = gg_i.sum(axis=0)
+            gg = gg_i.sum(axis=0) if gg is None else gg
         elif gg_o is not None:
             _agree(gg, gg_o.sum(axis=0), "gg", "gg_o")
-            gg = gg_o.sum(axis=0)
+            gg = gg_o.sum(axis=0) if gg is None else gg
         one = n_i.astype(float)[:, None, None]
         zg = gsum_i[:, None, :]
         has_out = T > 0
