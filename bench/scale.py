@@ -148,10 +148,10 @@ def run_child(kind: str, **kw) -> dict:
 
 
 def _max_diff(a: str, b: str) -> float:
+    from io import StringIO
+
     import numpy as np
     import pandas as pd
-
-    from io import StringIO
 
     x, y = pd.read_json(StringIO(a)), pd.read_json(StringIO(b))
     return float(np.nanmax(np.abs(x["estimate"].to_numpy(float) - y["estimate"].to_numpy(float))))

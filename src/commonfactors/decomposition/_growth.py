@@ -273,7 +273,7 @@ def mean_contrast(t: ClientTable, mcols: Columns) -> MomentContrast:
 
 def build_growth(t: ClientTable, factors: dict, *, references, outside, categorical, reml: bool,
                  notes: list, keep: str = "outer"):
-    """(Problem, Built) of the growth view from per-client statistics (see :func:`.api._build`)."""
+    """(Problem, Built) of the growth view from per-client statistics (see :func:`._change.build_change` for the change view)."""
     from ..models.terms import default_terms
     from . import _estimates as E
     from . import _inputs as AI

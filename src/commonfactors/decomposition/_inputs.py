@@ -451,3 +451,26 @@ def check_rank(gram: np.ndarray, names: list[str], view: str) -> None:
             f"combination of the other columns ({', '.join(names)}): two factor columns carry "
             "the same information (e.g. one is a rescaled copy or a sum of others). Remove one "
             "of them from `factors`.")
+
+
+def to_roles(data: pd.DataFrame, factors: dict, client: str, therapist, session: str):
+    """A copy with own therapist, client and session column names renamed to their roles (both
+    views read the roles, e.g. :func:`commonfactors.change_view`); ``attrs`` kept, and a
+    ``therapist`` column dropped when ``therapist=None``."""
+    ren = {}
+    for role, col in (("client", client), ("therapist", therapist), ("session", session)):
+        if col is None or col == role or col not in data.columns:
+            continue
+        if role in data.columns:
+            raise ColumnError(
+                f"`{role}`: the {role} ids are in column {col!r}, but `data` also has a column "
+                f"named {role!r}; rename or drop that column first.")
+        ren[col] = role
+    out = data.rename(columns=ren) if ren else data.copy(deep=False)  # never modified in place
+    out.attrs = dict(data.attrs)
+    if therapist is None and "therapist" in out.columns:
+        out = out.drop(columns="therapist")
+    if ren:
+        factors = {g: [ren.get(c, c) for c in cs] for g, cs in factors.items()}
+    return out, factors
+

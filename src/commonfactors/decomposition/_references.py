@@ -4,7 +4,7 @@ Shared by the decomposition of data (:mod:`.api`) and of a fitted model (:mod:`.
 the default reference of each column, the references of a subset of groups, the per-row
 improvement contrast of a mean-model design (:func:`commonfactors.models.terms.improvement_contrast`),
 the counterfactual contrasts as picklable objects (:class:`DataContrast`, :class:`FitContrast`)
-and the typed records passed on to :func:`.api._finish` (:class:`Built`, :class:`MeanModel`).
+and the typed records passed on to :func:`._finish.finish` (:class:`Built`, :class:`MeanModel`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ partitions (hashes of the pairs), a factor column missing everywhere, a constant
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,10 @@ from .._validation import check_columns
 from ..errors import ColumnError, DataValidationError
 from ..sessions import check_keys
 from . import _inputs as AI
+from ._change import build_change
+from ._finish import cross_products_kept, finish, used_notes
 from ._moments import change_frame, change_part, chunks, combine, growth_part
+from ._references import LazyFit
 
 PART_CHUNK_ROWS = 250_000  # rows of a partition reduced at a time
 
@@ -174,9 +177,7 @@ def reduce_source(ddf, factors: dict, *, view: str, client: str, therapist, sess
     cols = [c for cs in factors.values() for c in cs]
     need = ["outcome", client] + cols + [session]
     check_columns(meta, list(dict.fromkeys(need)), param="data")
-    from .api import _to_roles
-
-    roles, factors = _to_roles(meta, factors, client, therapist, session)
+    roles, factors = AI.to_roles(meta, factors, client, therapist, session)
     ren = {a: b for a, b in zip(meta.columns, roles.columns, strict=False) if a != b}
     drop_t = therapist is None and "therapist" in meta.columns
     ddf = ddf.drop(columns=["therapist"]) if drop_t else ddf
@@ -241,13 +242,8 @@ def ren_inv(ren: dict) -> dict:
 
 
 def decompose_source(ddf, factors, *, view, client, therapist, session, references, outside,
-                     reml, finish):
+                     reml, args):
     """:func:`commonfactors.decompose` of a Dask DataFrame (see the module docstring)."""
-    from dataclasses import replace
-
-    from ._references import LazyFit
-    from .api import _build, _finish, _used_notes, cross_products_kept
-
     combined, factors, categorical, num_refs, summary, n_rows, n_used = reduce_source(
         ddf, factors, view=view, client=client, therapist=therapist, session=session,
         references=references, outside=outside)
@@ -255,7 +251,7 @@ def decompose_source(ddf, factors, *, view, client, therapist, session, referenc
             if c == "client" or c == "session" or combined.therapist is not None]
     cols = [c for cs in factors.values() for c in cs]
     used = list(dict.fromkeys(keys + ["outcome"] + cols)) if view == "growth" else keys
-    notes = _used_notes(n_rows, n_used, used, categorical)
+    notes = used_notes(n_rows, n_used, used, categorical)
     fit = None
     if view == "growth":
         from ._growth import ClientTable, build_growth, growth_raw_columns
@@ -263,18 +259,18 @@ def decompose_source(ddf, factors, *, view, client, therapist, session, referenc
         table = ClientTable.from_parts(combined, growth_raw_columns(factors, ["session"]))
         problem, built = build_growth(table, factors, references=num_refs, outside=outside,
                                       categorical=categorical, reml=reml, notes=[],
-                                      keep=cross_products_kept(finish))
+                                      keep=cross_products_kept(args))
         notes.append("the full model's MixedFit (`.fit`) is not built from rows read partition "
                      "by partition; cf.fit_mixed gives it for rows in memory")
     else:
         preds = sorted({c for cs in factors.values() for c in cs if c != "session"})
         frame, cnotes = change_frame(combined, preds)
         has_t = "therapist" in frame.columns
-        problem, built = _build(frame, factors, "change", num_refs, "client",
+        problem, built = build_change(frame, factors, "change", num_refs, "client",
                                 "therapist" if has_t else None, "session", reml, outside,
                                 categorical)
         built = replace(built, notes=tuple(cnotes) + built.notes)
         if built.rand:
             fit = LazyFit(built.formula, reml, fit_frame=built.fit_frame)
     built = replace(built, notes=tuple(notes) + built.notes, data_summary=summary)
-    return _finish(problem, built, view, *finish, fit)
+    return finish(problem, built, view, *args, fit)

@@ -7,50 +7,23 @@ a cluster-bootstrap interval (section 6).
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from .._validation import check_analysis_args, check_columns, check_factor_groups, check_option
-from ..errors import ColumnError, FactorGroupError, SmallDesignWarning
+from ..errors import ColumnError
 from ..estimands import EXTRA_THERAPEUTIC as THERAPY_EXCLUDE
-from ..models import ConvergenceWarning
-from ..models.nested import NestedStats
-from ..models.terms import build_terms, default_terms
 from ..sessions import check_keys
-from . import _estimates as E
 from . import _inputs as AI
-from ._moments import canonical_order
+from ._change import build_change
+from ._finish import cross_products_kept, finish, used_notes
 from ._references import (
-    Built,
-    DataContrast,
     LazyFit,
-    MeanModel,
-    _codes,
-    _contrast_rows,
-    _default_references,
-    _merged,
-    _remainder_label,
-    client_range,
 )
-from .intervals import MIN_THERAPISTS, choose_intervals, corrected_estimates
-from .replicates import bootstrap_problem
 from .result import Decomposition
 
 __all__ = ["decompose", "Decomposition", "components"]
-
-_LEVEL_NAMES = {
-    ("client", "therapist"): {1: "f1", 2: "f2", 3: "f3"},
-    ("client", None): {1: "f1", 2: "f2"},
-    ("therapist", None): {2: "f2", 3: "f3"},
-}
-
-
-# --------------------------------------------------------------------------------------
-# building the problem
-# --------------------------------------------------------------------------------------
 
 def build_problem(data, factors, view, references=None, *, reml=True, outside=(THERAPY_EXCLUDE,),
                   categorical=None, chunk_rows=None, keep="outer"):
@@ -77,120 +50,10 @@ def build_problem(data, factors, view, references=None, *, reml=True, outside=(T
     pieces = [change_part(ch, preds, keys) for ch in chunks(data, int(chunk_rows or CHUNK_ROWS))]
     frame, notes = change_frame(combine([p for p, _ in pieces]), preds)
     has_t = "therapist" in data.columns
-    problem, built = _build(frame, factors, view, references, "client",
+    problem, built = build_change(frame, factors, view, references, "client",
                             "therapist" if has_t else None, "session", reml, outside, categorical)
     built = replace(built, notes=tuple(notes) + built.notes)
     return problem, built, sum(n for _, n in pieces)
-
-
-def _build(frame, factors, view, references, client, therapist, session, reml,
-           outside=(THERAPY_EXCLUDE,), categorical=None):
-    """The change view's problem from its change frame (one row per client, as
-    :func:`commonfactors.change_view`; made from per-client statistics, :mod:`._moments`)."""
-    notes = []
-    categorical = categorical or {}
-    has_t = therapist is not None and therapist in frame.columns
-    preds = sorted({c for cols in factors.values() for c in cols if c != session})
-    # process measures are client means over the sessions where they were rated; a client
-    # with no rating of a factor column at all has no value and leaves the model
-    no_value = frame[preds].isna().any(axis=1) if preds else pd.Series(False, frame.index)
-    if no_value.any():
-        which = ", ".join(f"{c} ({int(frame[c].isna().sum())})" for c in preds
-                          if frame[c].isna().any())
-        notes.append(f"dropped {int(no_value.sum())} of {len(frame)} clients with no observed "
-                     f"value of a factor column (clients per column: {which})")
-        frame = frame.loc[~no_value].reset_index(drop=True)
-    # one row order (therapist, then client label) whatever the order of the rows given
-    frame = frame.iloc[canonical_order(frame[client].to_numpy(),
-                                       frame[therapist].to_numpy() if has_t else None)]
-    frame = frame.reset_index(drop=True)
-    outcome = "improvement"
-    AI.check_design(frame, outcome, view, has_t, therapist, client)
-    derived, terms = build_terms(frame, factors, view=view, client=client,
-                                 therapist=therapist if has_t else None, time=session)
-    present = {t.group for t in terms}
-    for g in factors:
-        if g not in present:
-            raise FactorGroupError(
-                f"`factors`: group {g!r} has no variation in the {view} view (its columns "
-                f"{factors[g]} are constant); remove it or give it a column that varies.")
-    y = frame[outcome].to_numpy(float)
-    X = np.column_stack([np.ones(len(frame)), derived.to_numpy()])
-    names = ["Intercept"] + list(derived.columns)
-    AI.check_rank(X.T @ X, names, view)
-    groups = tuple(factors)
-    col_group = np.array([-1] + [groups.index(t.group) for t in terms])
-    inner_role, outer_role = ("therapist" if has_t else None), None
-    inner_codes = _codes(frame[therapist]) if has_t else None
-    outer_codes = None
-    lvmap = _LEVEL_NAMES.get((inner_role, outer_role), {})
-    col_level = np.array([""] + [lvmap.get(t.level, "f") for t in terms])
-    # mean model: one pooled column per factor column
-    dm, _ = build_terms(frame, factors, view=view, client=client,
-                        therapist=therapist if has_t else None, time=session, pooled=True)
-    Xm = np.column_stack([np.ones(len(frame)), dm.to_numpy()])
-    refs, ref_rows = _default_references(frame, factors, references, client, outside, categorical)
-    rows_c, client_rows = _contrast_rows(Xm, view, frame, client, session)
-    remainder = _remainder_label(outside, groups)
-    mean_groups = tuple([g for g in groups if g in refs] + [remainder])
-
-    contrast = DataContrast(frame, factors, view, tuple(dm.columns), client,
-                            therapist if has_t else None, session)
-    ref_groups = [g for g in mean_groups if g != remainder]
-    cf_rows = [rows_c] + [contrast.rows(_merged(refs, ref_groups, mask))
-                          for mask in range(1, 2 ** len(ref_groups))]
-    corr_cols = []
-    multi = {d for inf in categorical.values() if len(inf["dummies"]) > 1 for d in inf["dummies"]}
-    for g, cols in factors.items():
-        main = [c for c in cols if c != session and c in dm.columns]
-        if main and main[0] not in multi:  # no single correlation for a multi-level arm
-            corr_cols.append((g, 1 + list(dm.columns).index(main[0])))
-    # units that the contrasts follow: the stats' inner groups, or rows for least squares
-    if inner_codes is not None:
-        unit = inner_codes[client_rows]
-        n_units = int(inner_codes.max()) + 1
-    else:
-        unit, n_units = np.arange(len(frame)), len(frame)
-
-    def per_unit(a):
-        out = np.zeros((n_units, a.shape[1]))
-        np.add.at(out, unit, a)
-        return out
-
-    contrast_obs = per_unit(rows_c)
-    contrast_cf = np.stack([per_unit(a) for a in cf_rows])
-    contrast_n = np.bincount(unit, minlength=n_units).astype(float)
-    if inner_codes is not None:
-        Z_in = np.ones((len(frame), 1))
-        Z_out = np.ones((len(frame), 1)) if outer_codes is not None else None
-        stats = NestedStats.from_arrays(X, y, Z_in, Z_out, inner_codes, outer_codes)
-        mstats = NestedStats.from_arrays(Xm, y, Z_in, Z_out, inner_codes, outer_codes)
-        problem = E.Problem(stats=stats, rows=None, col_group=col_group, col_level=col_level,
-                            groups=groups, inner_role=inner_role, outer_role=outer_role, reml=reml,
-                            mean_stats=mstats, contrast_obs=contrast_obs, contrast_cf=contrast_cf,
-                            contrast_n=contrast_n, mean_groups=mean_groups,
-                            corr_cols=tuple(corr_cols), corr_sign=1.0,
-                            outside=tuple(outside), remainder=remainder)
-    else:
-        notes.append("no therapist ids: the change model is fitted by least squares (no random effects)")
-        problem = E.Problem(stats=None, rows=np.column_stack([X, y]), col_group=col_group,
-                            col_level=col_level, groups=groups, inner_role=None, outer_role=None,
-                            reml=reml, mean_rows=np.column_stack([Xm, y]), contrast_obs=contrast_obs,
-                            contrast_cf=contrast_cf, contrast_n=contrast_n, mean_groups=mean_groups,
-                            corr_cols=tuple(corr_cols), outside=tuple(outside), remainder=remainder)
-    rand = [f"(1 | {therapist})"] if has_t else []
-    formula = (f"{outcome} ~ " + " + ".join(AI.formula_name(n) for n in names[1:])
-               + (" + " + " + ".join(rand) if rand else ""))
-    fit_frame = pd.concat([frame[[c for c in (therapist, client) if c and c in frame]].reset_index(drop=True),
-                           derived.reset_index(drop=True),
-                           pd.Series(y, name=outcome)], axis=1)
-    lo, med = client_range(frame, refs, client)
-    dummies = {d: c for c, inf in categorical.items() for d in inf["dummies"]}
-    built = Built(frame=frame, names=names, formula=formula, ref_rows=ref_rows, notes=tuple(notes),
-                  mean=MeanModel(refs, contrast, lo, med, dummies=dummies), rand=tuple(rand),
-                  fit_frame=fit_frame, description=default_terms(factors, view=view),
-                  categorical=categorical)
-    return problem, built
 
 
 def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: str = "auto",
@@ -381,7 +244,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         return decompose_source(data_or_fit, factors, view=view, client=client,
                                 therapist=therapist, session=session, references=references,
                                 outside=outside, reml=reml,
-                                finish=(n_boot, ci, seed, n_jobs, progress, resample_clients,
+                                args=(n_boot, ci, seed, n_jobs, progress, resample_clients,
                                         level))
     if not isinstance(data_or_fit, pd.DataFrame):
         from ..models.mixed import MixedFit
@@ -402,7 +265,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
                                 session=session)
             problem, built = problem_from_fit(data_or_fit, factors, view, references, client,
                                               therapist, session, outside)
-            return _finish(problem, built, view, n_boot, ci, seed, n_jobs, progress,
+            return finish(problem, built, view, n_boot, ci, seed, n_jobs, progress,
                            resample_clients, level, data_or_fit)
         raise ColumnError(
             "`data_or_fit`: expecting a DataFrame of sessions or a commonfactors MixedFit; got "
@@ -415,18 +278,18 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     cols = [c for cs in factors.values() for c in cs]
     need = ["outcome", client] + cols + ([session] if session in cols or view == "change" else [])
     check_columns(data_or_fit, need, param="data")
-    data, factors = _to_roles(data_or_fit, factors, client, therapist, session)
+    data, factors = AI.to_roles(data_or_fit, factors, client, therapist, session)
     client, session = "client", "session"
     therapist = "therapist" if "therapist" in data.columns else None
     check_keys(data, client=client, therapist=therapist, session=session, where="decompose",
                outcome="outcome", columns=[c for cs in factors.values() for c in cs])
     AI.check_values(data, factors, session)
     return _decompose_rows(data, factors, view=view, references=references, outside=outside,
-                           reml=reml, finish=(n_boot, ci, seed, n_jobs, progress,
+                           reml=reml, args=(n_boot, ci, seed, n_jobs, progress,
                                               resample_clients, level))
 
 
-def _decompose_rows(data, factors, *, view, references, outside, reml, finish):
+def _decompose_rows(data, factors, *, view, references, outside, reml, args):
     """decompose() of checked, role-named session rows held in memory."""
     session = "session"
     from ..sessions.api import summarize_sessions
@@ -447,137 +310,15 @@ def _decompose_rows(data, factors, *, view, references, outside, reml, finish):
     used = list(dict.fromkeys(keys + ["outcome"] + cols)) if view == "growth" else keys
     problem, built, n_used = build_problem(data, factors, view, num_refs, reml=reml,
                                            outside=outside, categorical=categorical,
-                                           keep=cross_products_kept(finish))
-    notes = _used_notes(len(data), n_used, used, categorical) + list(built.notes)
+                                           keep=cross_products_kept(args))
+    notes = used_notes(len(data), n_used, used, categorical) + list(built.notes)
     fit = None
     if built.rand:
         fit = (LazyFit(built.formula, reml, rows=data, factors=factors,
                        names=tuple(built.names[1:]), used=tuple(used)) if view == "growth"
                else LazyFit(built.formula, reml, fit_frame=built.fit_frame))
     built = replace(built, notes=tuple(notes), data_summary=summary)
-    return _finish(problem, built, view, *finish, fit)
-
-
-def cross_products_kept(finish) -> str:
-    """Which per-group cross-products the bootstrap needs (``finish``: the arguments of
-    :func:`_finish` from ``n_boot`` to ``level``): none for point estimates, per therapist for
-    a therapist bootstrap, per client when clients are resampled."""
-    n_boot, resample_clients = finish[0], finish[5]
-    return "total" if n_boot == 0 else ("inner" if resample_clients else "outer")
-
-
-def _used_notes(n_rows: int, n_used: int, used, categorical) -> list[str]:
-    notes = []
-    if n_used < n_rows:
-        notes.append(f"dropped {n_rows - n_used} of {n_rows} rows with a missing value in "
-                     f"{', '.join(used)}")
-    for c, inf in categorical.items():
-        notes.append(f"{c} ({inf['group']}) is categorical: levels {', '.join(map(str, inf['levels']))}"
-                     f"; reference level {inf['reference']} ({inf['rule']})")
-    return notes
-
-
-def _to_roles(data: pd.DataFrame, factors: dict, client: str, therapist, session: str):
-    """A copy with own therapist, client and session column names renamed to their roles (both
-    views read the roles, e.g. :func:`commonfactors.change_view`); ``attrs`` kept, and a
-    ``therapist`` column dropped when ``therapist=None``."""
-    ren = {}
-    for role, col in (("client", client), ("therapist", therapist), ("session", session)):
-        if col is None or col == role or col not in data.columns:
-            continue
-        if role in data.columns:
-            raise ColumnError(
-                f"`{role}`: the {role} ids are in column {col!r}, but `data` also has a column "
-                f"named {role!r}; rename or drop that column first.")
-        ren[col] = role
-    out = data.rename(columns=ren) if ren else data.copy(deep=False)  # never modified in place
-    out.attrs = dict(data.attrs)
-    if therapist is None and "therapist" in out.columns:
-        out = out.drop(columns="therapist")
-    if ren:
-        factors = {g: [ren.get(c, c) for c in cs] for g, cs in factors.items()}
-    return out, factors
-
-
-def _finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resample_clients, level, fit):
-    keys = E.estimand_keys(problem)
-    point, ok, fits = E.estimate(problem, details=True)
-    notes = list(built.notes)
-    bad = [("+".join(sorted(s)) or "(none)") for s, f in fits.items() if not f.converged]
-    sing = [("+".join(sorted(s)) or "(none)") for s, f in fits.items() if f.singular]
-    if bad:
-        notes.append(f"subset models that did not converge: {', '.join(bad)}")
-        warnings.warn(f"decompose: {len(bad)} subset model(s) did not converge: {', '.join(bad)}",
-                      ConvergenceWarning, stacklevel=3)
-    if sing:
-        notes.append(f"singular fits (a variance at zero): {', '.join(sing)}")
-    if not problem.level_pure:
-        notes.append("not every predictor is centred at its level: Rights & Sterba components "
-                     "are reported as total f, v, m only")
-    mean_fit = fits.mean  # the mean model's point fit, or None
-    warm = {s: (f.theta, f.hessian) if f.hessian is not None else f.theta for s, f in fits.items()}
-    if mean_fit is not None and mean_fit.theta is not None:
-        warm["mean"] = (mean_fit.theta, mean_fit.hessian)
-    lo = hi = np.full(len(point), np.nan)
-    reps = np.empty((0, len(point)))
-    n_failed = 0
-    methods = ["none"] * len(point)
-    corrected = np.full(len(point), np.nan)
-    if n_boot > 0:
-        br = bootstrap_problem(problem, point, warm, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
-                               progress=progress, ci=ci if ci in ("basic", "bca") else "percentile",
-                               level=level, inner=resample_clients, names=keys)
-        lo, hi, reps, n_failed = br.ci_low, br.ci_high, br.replicates, br.n_failed
-        if ci in ("basic", "bca"):
-            methods = [ci] * len(point)
-        else:
-            lo, hi, methods = choose_intervals(keys, point, reps, ci, level)
-        corrected = corrected_estimates(keys, point, reps)
-        if n_failed:
-            notes.append(f"{n_failed} of {n_boot} bootstrap replicates failed to converge and "
-                         "are left out of the intervals")
-        n_clusters = problem.n_clusters if problem.stats is not None else 0
-        unit = problem.outer_role or problem.inner_role
-        if unit and n_clusters < MIN_THERAPISTS:
-            msg = (f"{n_clusters} {unit}s resampled: fewer than the {MIN_THERAPISTS} at which "
-                   "the coverage study showed the intervals to cover 92-98%; with fewer the "
-                   "coverage of several estimands was measured below 92% (treat the intervals "
-                   "as too narrow)")
-            notes.append(msg)
-            warnings.warn(f"decompose: {msg}", SmallDesignWarning, stacklevel=3)
-    rows = pd.DataFrame({"factor": [k[0] for k in keys], "estimand": [k[1] for k in keys],
-                         "estimate": point, "ci_low": lo, "ci_high": hi,
-                         "estimate_corrected": corrected, "method": methods})
-    is_comp = rows["estimand"].str.startswith("component:")
-    is_com = rows["estimand"] == "commonality"
-    table = rows[~is_comp & ~is_com].reset_index(drop=True)
-    rows = rows.drop(columns=["estimate_corrected", "method"])
-    comps = rows[is_comp].rename(columns={"factor": "component"}).reset_index(drop=True)
-    comps.insert(1, "measure", comps.pop("estimand").str.replace("component:", "", regex=False))
-    com = rows[is_com].rename(columns={"factor": "groups"}).drop(columns="estimand").reset_index(drop=True)
-    subsets = pd.DataFrame([{"subset": "+".join(g for g in problem.groups if g in s),
-                             "r2m": f.f / f.total, "f": f.f, "total": f.total,
-                             "converged": f.converged, "singular": f.singular}
-                            for s, f in fits.items()])
-    mean = built.mean
-    if mean is not None and mean_fit is not None:
-        b = mean_fit.beta
-        labels = problem.unit_labels()
-        a_obs = problem.contrast_obs[labels].sum(axis=0) / problem.contrast_n[labels].sum()
-        mean = replace(mean, beta=b, M=float(a_obs @ b))
-    stats = problem.stats
-    n_obs = int(stats.n) if stats is not None else int(problem.rows.shape[0])
-    frame = built.frame
-    n_clients = int(frame[built.client].nunique()) if built.client in frame else 0
-    n_ther = int(frame[built.therapist].nunique()) if built.therapist in frame else 0
-    return Decomposition(
-        table=table, components=comps, commonality=com,
-        references=pd.DataFrame(built.ref_rows, columns=["factor", "column", "reference", "note"]),
-        subsets=subsets, view=view, formula=built.formula, fit=fit, n_obs=n_obs,
-        n_clients=n_clients, n_therapists=n_ther, data_summary=built.data_summary,
-        n_boot=n_boot, n_boot_failed=n_failed, ci=ci, seed=seed, notes=tuple(notes),
-        replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean,
-        level=float(level))
+    return finish(problem, built, view, *args, fit)
 
 
 def components(fit_or_data, **kwargs) -> pd.DataFrame:
