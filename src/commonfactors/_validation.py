@@ -186,3 +186,18 @@ def check_analysis_args(*, n_boot: Any = 0, level: Any = 0.95, seed: Any = None,
         raise ArgumentError(f"`n_jobs`: expecting a non-zero integer (1: no parallel workers, "
                             f"-1: all cores); got {n_jobs!r}.")
     return {"n_boot": n_boot, "level": level, "seed": seed, "n_jobs": int(n_jobs)}
+
+
+def user_stacklevel() -> int:
+    """``stacklevel`` for a warning raised by the caller of this function, pointing at the first
+    frame outside the package: the line of the user's code that made the call, however deep
+    inside the package the warning is raised."""
+    import sys
+
+    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    level = 1
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(
+            "commonfactors"):
+        frame = frame.f_back
+        level += 1
+    return level

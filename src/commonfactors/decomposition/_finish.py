@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .._validation import user_stacklevel
 from ..errors import SmallDesignWarning
 from ..models import ConvergenceWarning
 from . import _estimates as E
@@ -45,7 +46,7 @@ def finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resa
     if bad:
         notes.append(f"subset models that did not converge: {', '.join(bad)}")
         warnings.warn(f"decompose: {len(bad)} subset model(s) did not converge: {', '.join(bad)}",
-                      ConvergenceWarning, stacklevel=3)
+                      ConvergenceWarning, stacklevel=user_stacklevel())
     if sing:
         notes.append(f"singular fits (a variance at zero): {', '.join(sing)}")
     if not problem.level_pure:
@@ -81,7 +82,7 @@ def finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resa
                    "coverage of several estimands was measured below 92% (treat the intervals "
                    "as too narrow)")
             notes.append(msg)
-            warnings.warn(f"decompose: {msg}", SmallDesignWarning, stacklevel=3)
+            warnings.warn(f"decompose: {msg}", SmallDesignWarning, stacklevel=user_stacklevel())
     rows = pd.DataFrame({"factor": [k[0] for k in keys], "estimand": [k[1] for k in keys],
                          "estimate": point, "ci_low": lo, "ci_high": hi,
                          "estimate_corrected": corrected, "method": methods})

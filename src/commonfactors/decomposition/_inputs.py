@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .._validation import did_you_mean
+from .._validation import did_you_mean, user_stacklevel
 from ..errors import (
     ArgumentError,
     ColumnError,
@@ -97,7 +97,7 @@ def warn_group_names(factors: Mapping[str, list]) -> None:
             warnings.warn(
                 f"factor group {g!r} is not a standard group name ({', '.join(STANDARD_GROUPS)})."
                 f"{hint} Claims are compared and the group outside therapy is recognised by "
-                "name; rename the group if it was a typo.", UserWarning, stacklevel=3)
+                "name; rename the group if it was a typo.", UserWarning, stacklevel=user_stacklevel())
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,7 +304,7 @@ def check_references(references, factors: dict[str, list[str]], outside: tuple[s
                 warnings.warn(
                     f"references: {col!r} = {v:g} (group {g!r}) is outside the observed values "
                     f"{lo:g} to {hi:g}; the share of mean improvement extrapolates the model "
-                    "beyond the data.", UserWarning, stacklevel=3)
+                    "beyond the data.", UserWarning, stacklevel=user_stacklevel())
             out.setdefault(g, {})[col] = v
     return out
 
