@@ -83,16 +83,7 @@ def finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resa
                    "as too narrow)")
             notes.append(msg)
             warnings.warn(f"decompose: {msg}", SmallDesignWarning, stacklevel=user_stacklevel())
-    rows = pd.DataFrame({"factor": [k[0] for k in keys], "estimand": [k[1] for k in keys],
-                         "estimate": point, "ci_low": lo, "ci_high": hi,
-                         "estimate_corrected": corrected, "method": methods})
-    is_comp = rows["estimand"].str.startswith("component:")
-    is_com = rows["estimand"] == "commonality"
-    table = rows[~is_comp & ~is_com].reset_index(drop=True)
-    rows = rows.drop(columns=["estimate_corrected", "method"])
-    comps = rows[is_comp].rename(columns={"factor": "component"}).reset_index(drop=True)
-    comps.insert(1, "measure", comps.pop("estimand").str.replace("component:", "", regex=False))
-    com = rows[is_com].rename(columns={"factor": "groups"}).drop(columns="estimand").reset_index(drop=True)
+    table, comps, com = split_rows(keys, point, lo, hi, corrected, methods)
     subsets = pd.DataFrame([{"subset": "+".join(g for g in problem.groups if g in s),
                              "r2m": f.f / f.total, "f": f.f, "total": f.total,
                              "converged": f.converged, "singular": f.singular}
@@ -116,3 +107,20 @@ def finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resa
         n_boot=n_boot, n_boot_failed=n_failed, ci=ci, seed=seed, notes=tuple(notes),
         replicates=pd.DataFrame(reps, columns=[f"{a}|{b}" for a, b in keys]), _mean=mean,
         level=float(level))
+
+
+def split_rows(keys, point, lo, hi, corrected, methods):
+    """(table, components, commonality) of a decomposition from its flat estimand vector:
+    Rights & Sterba components (``component:<measure>``) and commonality rows go to their own
+    frames, everything else to the table."""
+    rows = pd.DataFrame({"factor": [k[0] for k in keys], "estimand": [k[1] for k in keys],
+                         "estimate": point, "ci_low": lo, "ci_high": hi,
+                         "estimate_corrected": corrected, "method": methods})
+    is_comp = rows["estimand"].str.startswith("component:")
+    is_com = rows["estimand"] == "commonality"
+    table = rows[~is_comp & ~is_com].reset_index(drop=True)
+    rows = rows.drop(columns=["estimate_corrected", "method"])
+    comps = rows[is_comp].rename(columns={"factor": "component"}).reset_index(drop=True)
+    comps.insert(1, "measure", comps.pop("estimand").str.replace("component:", "", regex=False))
+    com = rows[is_com].rename(columns={"factor": "groups"}).drop(columns="estimand")
+    return table, comps, com.reset_index(drop=True)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from ..errors import EstimationError
 from ..models import general as GE
+from ._finish import split_rows
 from .shapley import all_subsets, commonality, shapley_values
 
 THERAPY_EXCLUDE = "extra_therapeutic"
@@ -409,16 +410,7 @@ def decompose_general(fit, factors, *, n_boot, ci, seed, level, session, view="g
         if n_failed:
             notes.append(f"{n_failed} of {n_boot} bootstrap replicates failed to converge and "
                          "are left out of the intervals")
-    rows = pd.DataFrame({"factor": [k[0] for k in keys], "estimand": [k[1] for k in keys],
-                         "estimate": point, "ci_low": lo, "ci_high": hi,
-                         "estimate_corrected": corrected, "method": methods})
-    is_comp = rows["estimand"].str.startswith("component:")
-    is_com = rows["estimand"] == "commonality"
-    table = rows[~is_comp & ~is_com].reset_index(drop=True)
-    rows = rows.drop(columns=["estimate_corrected", "method"])
-    comps = rows[is_comp].rename(columns={"factor": "component"}).reset_index(drop=True)
-    comps.insert(1, "measure", comps.pop("estimand").str.replace("component:", "", regex=False))
-    com = rows[is_com].rename(columns={"factor": "groups"}).drop(columns="estimand").reset_index(drop=True)
+    table, comps, com = split_rows(keys, point, lo, hi, corrected, methods)
     subsets = pd.DataFrame([{"subset": "+".join(g for g in model.groups if g in s),
                              "r2m": p["f"] / p["total"], "f": p["f"], "total": p["total"],
                              "converged": p["converged"], "singular": p["singular"]}

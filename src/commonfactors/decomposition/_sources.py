@@ -92,7 +92,7 @@ def _reduce_partition(part: pd.DataFrame, *, ren: dict, factors: dict, view: str
     sessions = pd.unique(part["session"].dropna())
     if categorical:
         part = AI.apply_categoricals(part, categorical)
-    fac = {g: [c for c in cs] for g, cs in coded_factors(factors, categorical).items()}
+    fac = coded_factors(factors, categorical)
     keys = [c for c in ("therapist", "client", "session") if c in part.columns]
     if view == "growth":
         from ._growth import growth_raw_columns
