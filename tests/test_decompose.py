@@ -483,8 +483,10 @@ def test_table_has_intervals_around_estimates(booted):
     assert list(booted.table.columns) == ["factor", "estimand", "estimate", "ci_low", "ci_high",
                                           "estimate_corrected", "method"]
     r2m = booted.table["estimand"] == "r2_marginal"
+    ther = booted.table["factor"] == "therapist"  # variance components: profile likelihood
     assert (booted.table.loc[r2m, "method"] == "logit_basic").all()
-    assert (booted.table.loc[~r2m, "method"] == "percentile").all()
+    assert (booted.table.loc[ther, "method"] == "profile").all()
+    assert (booted.table.loc[~r2m & ~ther, "method"] == "percentile").all()
     assert (t["ci_low"] <= t["ci_high"]).all()
     shares = t[t["estimand"] == "share_total_variance"]
     assert ((shares["ci_low"] <= shares["estimate"] + 1e-12)

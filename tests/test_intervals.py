@@ -20,6 +20,7 @@ from commonfactors.bootstrap import (
 from commonfactors.decomposition.intervals import (
     CORRECTED_FAMILIES,
     DEFAULT_METHODS,
+    METHODS,
     MIN_THERAPISTS,
     default_method,
     family,
@@ -79,12 +80,16 @@ def test_families():
     assert family("model", "r2_conditional") == "r2"
     assert DEFAULT_METHODS["r2_marginal"] == "logit_basic"
     assert family("relationship", "share_total_variance") == "r2"
-    assert family("therapist", "share_total_variance") == "variance_component"
+    assert family("therapist", "share_total_variance") == "therapist_variance"
+    assert family("client", "share_total_variance") == "variance_component"
+    assert family("client", "icc_client") == "variance_component"
+    assert family("therapist", "d_therapist") == "therapist_variance"
+    assert DEFAULT_METHODS["therapist_variance"] == "profile"
     assert family("relationship", "share_explained_variance") == "ratio"
-    assert family("therapist", "icc_therapist") == "variance_component"
+    assert family("therapist", "icc_therapist") == "therapist_variance"
     assert family("technique", "share_mean_improvement") == "mean"
     assert family("relationship", "correlation") == "correlation"
-    assert set(DEFAULT_METHODS.values()) <= set(INTERVAL_METHODS)
+    assert set(DEFAULT_METHODS.values()) <= set(METHODS)
     assert set(CORRECTED_FAMILIES) <= set(DEFAULT_METHODS)
 
 

@@ -13,7 +13,8 @@ from ..errors import SmallDesignWarning
 from ..models import ConvergenceWarning
 from . import _estimates as E
 from ._references import Built
-from .intervals import MIN_THERAPISTS, choose_intervals, corrected_estimates
+from ._profile_ci import profile_limits
+from .intervals import MIN_THERAPISTS, choose_intervals, corrected_estimates, default_method
 from .replicates import bootstrap_problem
 from .result import Decomposition
 
@@ -61,6 +62,12 @@ def finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resa
     n_failed = 0
     methods = ["none"] * len(point)
     corrected = np.full(len(point), np.nan)
+    profile = None
+    if ci == "profile" or (ci == "auto" and n_boot > 0
+                           and any(default_method(e, f) == "profile" for f, e in keys)):
+        profile = profile_limits(problem, fits, level)
+    if n_boot == 0 and ci == "profile":
+        lo, hi, methods = choose_intervals(keys, point, reps, ci, level, profile)
     if n_boot > 0:
         br = bootstrap_problem(problem, point, warm, n_boot=n_boot, seed=seed, n_jobs=n_jobs,
                                progress=progress, ci=ci if ci in ("basic", "bca") else "percentile",
@@ -69,7 +76,7 @@ def finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resa
         if ci in ("basic", "bca"):
             methods = [ci] * len(point)
         else:
-            lo, hi, methods = choose_intervals(keys, point, reps, ci, level)
+            lo, hi, methods = choose_intervals(keys, point, reps, ci, level, profile)
         corrected = corrected_estimates(keys, point, reps)
         if n_failed:
             notes.append(f"{n_failed} of {n_boot} bootstrap replicates failed to converge and "

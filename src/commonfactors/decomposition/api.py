@@ -100,17 +100,25 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
         Cluster-bootstrap replicates (therapists resampled): 0 for point estimates only, or at
         least 20 (fewer cannot give a 95% interval; below 200 a warning says the interval is
         rough).
-    ci : {"auto", "percentile", "bc", "logit_basic", "basic", "bca"}
+    ci : {"auto", "percentile", "bc", "logit_basic", "basic", "bca", "profile"}
         Interval method. ``"auto"`` (default): each estimand family gets the method the
         coverage study chose for it (:data:`commonfactors.decomposition.intervals.
-        DEFAULT_METHODS`: the percentile interval, except the logit-scale basic interval for
-        ``r2_marginal``, whose percentile interval sits too high); ``"percentile"`` for every
+        DEFAULT_METHODS`): the profile-likelihood interval for the therapist's variance
+        components (``share_total_variance``, ``icc_therapist``, ``icc_therapist_adjusted``,
+        ``d_therapist``: the bootstrap cannot cover a therapist variance near zero), the
+        logit-scale basic interval for ``r2_marginal`` (whose percentile interval sits too
+        high) and the percentile interval for everything else; ``"percentile"`` for every
         row (as before ``"auto"`` existed); ``"bc"``: bias-corrected percentile;
         ``"logit_basic"``: basic interval on the logit scale (moves against the bootstrap's
         estimate of bias and stays inside (0, 1); estimands outside (0, 1) fall back to the
         percentile interval);
         ``"basic"``: reverse percentile (can cross 0 for shares near 0); ``"bca"``: BCa from a
-        jackknife over clusters. The table's ``method`` column names the method of each row.
+        jackknife over clusters; ``"profile"``: the profile-likelihood interval wherever the
+        model has one (therapist and client variance components with a random intercept;
+        the (RE)ML criterion profiled in that variance, limits at its chi-square(1) quantile,
+        the estimand evaluated at the limits), percentile elsewhere; with ``n_boot=0`` the
+        profile rows still get their interval. The table's ``method`` column names the method
+        of each row.
     seed : int, numpy Generator or None
         Seed of the bootstrap (results do not depend on ``n_jobs``). None draws a seed and a
         Generator gives one; the seed used is stored in ``.seed``, so any run can be repeated.
@@ -230,7 +238,7 @@ def decompose(data_or_fit, *, factors, view="growth", n_boot: int = 1000, ci: st
     'TAU'
     """
     check_option("view", view, ("growth", "change"))
-    check_option("ci", ci, ("percentile", "basic", "bca", "auto", "bc", "logit_basic"))
+    check_option("ci", ci, ("percentile", "basic", "bca", "auto", "bc", "logit_basic", "profile"))
     args = check_analysis_args(n_boot=n_boot, level=level, seed=seed, n_jobs=n_jobs)
     n_boot, level, seed, n_jobs = args["n_boot"], args["level"], args["seed"], args["n_jobs"]
     from ._sources import decompose_source, is_dask_frame, open_parquet

@@ -11,23 +11,36 @@ Estimands fall into families that behave alike under the bootstrap:
   ``part_r2``, ``commonality`` and the factor groups' ``share_total_variance``;
 * ``ratio``: ratios of them, ``share_explained_variance`` and ``share_therapy_variance``
   (biased downwards for the largest group, upwards for the others);
-* ``variance_component``: the therapist, client and residual ``share_total_variance``, the ICCs
-  and ``d_therapist`` (bounded by 0, often near it);
+* ``therapist_variance``: the therapist's ``share_total_variance``, ``icc_therapist``,
+  ``icc_therapist_adjusted`` (and at time points) and ``d_therapist``: bounded by 0 and often
+  near it (a therapist share of about 1% gives many singular fits);
+* ``variance_component``: the client and residual ``share_total_variance`` and the client ICCs;
 * ``mean``: ``share_mean_improvement`` and ``mean_improvement``; ``correlation``; and the Rights
   & Sterba ``component`` measures.
 
 ``ci="auto"`` (the default of :func:`commonfactors.decompose`) gives each family the method of
 :data:`DEFAULT_METHODS`, chosen from the coverage study in the repository's ``bench/coverage.py``
 (``bench/README.md`` states the evidence and its Monte Carlo SE); every table row names the
-method that made its interval. The evidence so far (change view, ``wampold_imel_2015``, 40
-datasets x 100 replicates per design, and an earlier 200 x 200 percentile study at 40 x 15)
-moves one family off the percentile interval: ``r2_marginal`` gets the logit-scale basic
-interval (coverage 0.85 against 0.725 for percentile at 40 therapists x 15 clients, paired
-difference 0.125 +- 0.089; 0.75 against 0.35 at 13 x 5, 0.40 +- 0.09; the earlier study had
-percentile at 0.835 +- 0.026). For the other families no method beat the percentile interval
-consistently: the logit-scale basic interval helps the largest group's share of explained
-variance but hurts the small groups' shares, and the basic and bias-corrected percentile
-intervals undercover shares near 0, so they keep the percentile interval.
+method that made its interval.
+
+* ``therapist_variance`` gets the **profile-likelihood interval** (:mod:`._profile_ci`): the
+  cluster bootstrap cannot cover a variance near zero (a singular fit's replicates are mostly
+  singular again, so the percentile interval collapses to about ``[0, 0.003]``), while the
+  likelihood rules out only what the data rule out. Over 200 datasets per cell
+  (``wampold_imel_2015``, true therapist share 0.0065 in the growth view and 0.048 in the
+  change view) the profile interval covered 0.955-0.99 in both views at 13 x 5, 40 x 15 and
+  100 x 10 (therapists x clients), against 0.67-0.93 for the percentile interval. It needs a
+  random therapist intercept only (a 1 x 1 block); otherwise (random slopes on therapists, the
+  general engine, least squares) those rows keep the percentile interval and say so.
+* ``r2_marginal`` gets the logit-scale basic interval: the estimate is biased upwards and the
+  bootstrap reproduces the bias, so percentile intervals sit too high (coverage 0.85 against
+  0.725 for percentile at 40 therapists x 15 clients, paired difference 0.125 +- 0.089; 0.75
+  against 0.35 at 13 x 5; an earlier 200 x 200 study had percentile at 0.835 +- 0.026).
+* Every other family keeps the percentile interval: no method beat it consistently (mean
+  coverage over estimands and cells 0.910 against 0.881 for ``bc``, 0.855 for the logit-scale
+  basic and 0.851 for the basic interval). The profile interval does not help the client's
+  shares (0.77-0.95, no better than percentile): they depend on the fixed effects' explained
+  variance as much as on the client variance, and profiling one variance leaves that out.
 
 :data:`MIN_THERAPISTS` is the smallest number of therapists (clusters) at which that study
 showed the intervals to cover 92-98%; below it ``decompose`` adds a note and a
@@ -41,11 +54,15 @@ import numpy as np
 from ..bootstrap import INTERVAL_METHODS, bias_corrected, interval
 
 __all__ = ["family", "default_method", "DEFAULT_METHODS", "CORRECTED_FAMILIES", "MIN_THERAPISTS",
-           "choose_intervals", "corrected_estimates"]
+           "METHODS", "choose_intervals", "corrected_estimates"]
+
+#: every interval method a decomposition row can have: the bootstrap's, BCa and the profile
+METHODS = INTERVAL_METHODS + ("bca", "profile")
 
 #: default interval method per estimand family (``ci="auto"``)
 DEFAULT_METHODS = {
     "r2_marginal": "logit_basic",
+    "therapist_variance": "profile",
     "r2": "percentile",
     "ratio": "percentile",
     "variance_component": "percentile",
@@ -69,6 +86,9 @@ def family(factor: str, estimand: str) -> str:
         return "r2_marginal"
     if estimand in ("r2_conditional", "part_r2", "commonality"):
         return "r2"
+    if factor == "therapist" and (estimand == "share_total_variance"
+                                  or estimand.startswith("icc_") or estimand == "d_therapist"):
+        return "therapist_variance"
     if estimand == "share_total_variance":
         return "variance_component" if factor in _VARIANCE_PARTS else "r2"
     if estimand in ("share_explained_variance", "share_therapy_variance"):
@@ -86,9 +106,22 @@ def default_method(estimand: str, factor: str) -> str:
 
 
 def choose_intervals(keys, point: np.ndarray, reps: np.ndarray, ci: str,
-                     level: float = 0.95) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Limits and method name per estimand: ``ci`` for all, or each family's default (auto)."""
+                     level: float = 0.95, profile: dict | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Limits and method name per estimand: ``ci`` for all, or each family's default (auto).
+
+    ``profile`` maps ``(factor, estimand)`` to the profile-likelihood limits where the model
+    allows them (:mod:`._profile_ci`); a row whose method is ``"profile"`` but that has none
+    (random slopes on the role, least squares, a profile that failed) gets the percentile
+    interval instead, and its ``method`` says so. Without replicates (``n_boot=0``) only the
+    profile rows get limits.
+    """
+    profile = profile or {}
     methods = [default_method(e, f) if ci == "auto" else ci for f, e in keys]
+    methods = [m if m != "profile" or k in profile else "percentile"
+               for m, k in zip(methods, keys, strict=True)]
+    if not len(reps):
+        methods = [m if m == "profile" else "none" for m in methods]
     lo = np.full(len(point), np.nan)
     hi = np.full(len(point), np.nan)
     for m in dict.fromkeys(methods):
@@ -96,6 +129,9 @@ def choose_intervals(keys, point: np.ndarray, reps: np.ndarray, ci: str,
             continue
         sel = np.array([x == m for x in methods])
         lo[sel], hi[sel] = interval(m, reps[:, sel], point[sel], level)
+    for i, (k, m) in enumerate(zip(keys, methods, strict=True)):
+        if m == "profile":
+            lo[i], hi[i] = profile[k]
     return lo, hi, methods
 
 

@@ -79,10 +79,11 @@ from ._nested_fit import (
     refit_warm,
     theta_from_cov,
 )
+from ._nested_profile import ThetaProfile, intercept_index
 from ._nested_stats import GRAD_TOL, SINGULAR_TOL, NestedStats, tri_index
 
 __all__ = [
     "NestedStats", "CoreFit", "fit_nested", "refit_warm", "hessian_at", "evaluate_at",
     "conditional_modes", "profiled_deviance", "theta_from_cov", "default_theta0", "tri_index",
-    "GRAD_TOL", "SINGULAR_TOL",
+    "GRAD_TOL", "SINGULAR_TOL", "ThetaProfile", "intercept_index",
 ]
