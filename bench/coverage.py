@@ -127,6 +127,98 @@ def one_dataset(view: str, preset: str, design: tuple, seed: int, n_boot: int,
     return out
 
 
+def one_profile(view: str, preset: str, design: tuple, seed: int) -> pd.DataFrame:
+    """Per-dataset rows of the profile-likelihood intervals (``ci="profile"``, no bootstrap)."""
+    n_t, n_c, n_s = design
+    sim = cf.simulate(preset, seed=seed, n_therapists=n_t, clients_per_therapist=n_c,
+                      n_sessions=n_s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = cf.decompose(sim.data, factors=sim.factors, view=view, n_boot=0, ci="profile",
+                           references=cf.truth.sim_references(sim.config))
+    truth = sim.truth.query("view == @view")[["factor", "estimand", "value"]]
+    tab = res.table[res.table["method"] == "profile"].merge(truth, on=["factor", "estimand"],
+                                                             how="inner")
+    tab = tab.dropna(subset=["value"])
+    out = pd.DataFrame({
+        "seed": seed, "estimand": tab["estimand"], "factor": tab["factor"], "method": "profile",
+        "covered": (tab["ci_low"] <= tab["value"]) & (tab["value"] <= tab["ci_high"]),
+        "width": tab["ci_high"] - tab["ci_low"], "estimate": tab["estimate"],
+        "truth": tab["value"], "ci_low": tab["ci_low"], "ci_high": tab["ci_high"],
+        "n_failed": 0})
+    return out
+
+
+def one_lagged(view: str, preset: str, design: tuple, seed: int, n_boot: int) -> pd.DataFrame:
+    """Per-dataset rows of ``lagged_effects``: cluster-bootstrap percentile and model-based Wald
+    (their truth is the cell's Monte Carlo mean, set in ``summarize``)."""
+    n_t, n_c, n_s = design
+    sim = cf.simulate(preset, seed=seed, n_therapists=n_t, clients_per_therapist=n_c,
+                      n_sessions=n_s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lg = cf.lagged_effects(sim.data, se="bootstrap", n_boot=n_boot, seed=seed)
+        lm = cf.lagged_effects(sim.data, se="model")
+    rows = []
+    for b, m in zip(lg.itertuples(), lm.itertuples(), strict=True):
+        rows.append((b.path, "percentile", b.ci_high - b.ci_low, b.estimate, b.ci_low, b.ci_high))
+        rows.append((m.path, "wald", m.ci_high - m.ci_low, m.estimate, m.ci_low, m.ci_high))
+    out = pd.DataFrame(rows, columns=["factor", "method", "width", "estimate", "ci_low", "ci_high"])
+    out.insert(0, "estimand", "lagged_effects")
+    out.insert(0, "seed", seed)
+    out["covered"], out["truth"] = np.nan, np.nan
+    out["n_failed"] = int(lg["n_failed"].iloc[0])
+    return out
+
+
+def run_lagged(args) -> None:
+    """``lagged_effects`` of the same datasets into ``lagged_*.csv`` chunks of the cells."""
+    run = _runner()
+    runs = Path(args.runs)
+    for preset in args.presets:
+        for text in args.designs:
+            design = parse_design(text)
+            cell = runs / cell_name(args.view, preset, design, args.n_boot)
+            cell.mkdir(parents=True, exist_ok=True)
+            seeds = list(range(1, args.n_datasets + 1))
+            for k in range(0, len(seeds), args.chunk):
+                part = seeds[k:k + args.chunk]
+                path = cell / f"lagged_{part[0]:04d}-{part[-1]:04d}.csv"
+                if path.exists():
+                    continue
+                t0 = time.time()
+                res = run(one_lagged, [(args.view, preset, design, s, args.n_boot) for s in part],
+                          n_jobs=args.n_jobs)
+                pd.concat(res, ignore_index=True).to_csv(path, index=False)
+                print(f"{cell.name} lagged seeds {part[0]}-{part[-1]}: {time.time() - t0:.0f} s",
+                      flush=True)
+
+
+def run_profiles(args) -> None:
+    """Profile intervals of the same datasets (seeds 1..N) into ``profile_*.csv`` chunks of the
+    cells of ``run`` (named with ``--n-boot``, so that ``summarize`` pools them)."""
+    run = _runner()
+    runs = Path(args.runs)
+    for view in args.views:
+        for preset in args.presets:
+            for text in args.designs:
+                design = parse_design(text)
+                cell = runs / cell_name(view, preset, design, args.n_boot)
+                cell.mkdir(parents=True, exist_ok=True)
+                seeds = list(range(1, args.n_datasets + 1))
+                for k in range(0, len(seeds), args.chunk):
+                    part = seeds[k:k + args.chunk]
+                    path = cell / f"profile_{part[0]:04d}-{part[-1]:04d}.csv"
+                    if path.exists():
+                        continue
+                    t0 = time.time()
+                    res = run(one_profile, [(view, preset, design, s) for s in part],
+                              n_jobs=args.n_jobs)
+                    pd.concat(res, ignore_index=True).to_csv(path, index=False)
+                    print(f"{cell.name} profile seeds {part[0]}-{part[-1]}: "
+                          f"{time.time() - t0:.0f} s", flush=True)
+
+
 def cell_name(view, preset, design, n_boot) -> str:
     return f"{view}_{preset}_{design[0]}x{design[1]}x{design[2]}_b{n_boot}"
 
@@ -171,6 +263,7 @@ def summarize(args) -> pd.DataFrame:
         files = sorted(cell.glob("seeds_*.csv"))
         if not files:
             continue
+        files += sorted(cell.glob("profile_*.csv")) + sorted(cell.glob("lagged_*.csv"))
         d = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
         d = d[~d["estimand"].isin(args.exclude)]
         view, rest = cell.name.split("_", 1)
@@ -261,6 +354,24 @@ def main(argv=None) -> None:
     r.add_argument("--runs", default=str(HERE / "coverage_runs"))
     r.add_argument("--quick", action="store_true",
                    help="one small cell: change view, wampold_imel_2015, 13x5x10, 10 x 50")
+    pr = sub.add_parser("profile", help="profile-likelihood intervals of the same datasets")
+    for a in ("--views", "--presets", "--designs"):
+        pr.add_argument(a, nargs="+", default=r.get_default(a[2:]))
+    pr.add_argument("--n-datasets", type=int, default=200)
+    pr.add_argument("--n-boot", type=int, default=200, help="the cells' --n-boot (their names)")
+    pr.add_argument("--chunk", type=int, default=50)
+    pr.add_argument("--n-jobs", type=int, default=2)
+    pr.add_argument("--runs", default=str(HERE / "coverage_runs"))
+    lg = sub.add_parser("lagged", help="lagged_effects of the same datasets (bootstrap vs Wald)")
+    lg.add_argument("--view", default="growth", choices=("change", "growth"),
+                    help="the cells to add the rows to")
+    lg.add_argument("--presets", nargs="+", default=r.get_default("presets"))
+    lg.add_argument("--designs", nargs="+", default=r.get_default("designs"))
+    lg.add_argument("--n-datasets", type=int, default=200)
+    lg.add_argument("--n-boot", type=int, default=200)
+    lg.add_argument("--chunk", type=int, default=10)
+    lg.add_argument("--n-jobs", type=int, default=2)
+    lg.add_argument("--runs", default=str(HERE / "coverage_runs"))
     s = sub.add_parser("summarize", help="pool the chunks into the tidy CSV and a figure")
     s.add_argument("--runs", default=str(HERE / "coverage_runs"))
     s.add_argument("--out", default=str(HERE / "coverage_results.csv"))
@@ -274,6 +385,10 @@ def main(argv=None) -> None:
             args.n_datasets, args.n_boot, args.chunk = 10, 50, 5
             args.runs = str(HERE / "coverage_runs_quick")
         run_study(args)
+    elif args.cmd == "profile":
+        run_profiles(args)
+    elif args.cmd == "lagged":
+        run_lagged(args)
     else:
         summarize(args)
 

@@ -10,7 +10,6 @@ import pytest
 
 import commonfactors as cf
 from commonfactors.bootstrap import (
-    INTERVAL_METHODS,
     bc_interval,
     bias_corrected,
     interval,

@@ -12,8 +12,8 @@ from .._validation import user_stacklevel
 from ..errors import SmallDesignWarning
 from ..models import ConvergenceWarning
 from . import _estimates as E
-from ._references import Built
 from ._profile_ci import profile_limits
+from ._references import Built
 from .intervals import MIN_THERAPISTS, choose_intervals, corrected_estimates, default_method
 from .replicates import bootstrap_problem
 from .result import Decomposition

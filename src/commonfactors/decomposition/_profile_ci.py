@@ -33,6 +33,7 @@ from ..models.nested import ThetaProfile, evaluate_at, intercept_index
 from ..parallel import one_blas_thread
 from . import _estimates as E
 
+
 def _where(problem, role: str) -> str | None:
     if problem.inner_role == role:
         return "in"
