@@ -196,3 +196,15 @@ def test_docstring_examples_run():
 
     failed, attempted = doctest.testmod(tables, optionflags=doctest.ELLIPSIS)
     assert attempted >= 4 and failed == 0
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_the_note_names_the_rows_with_profile_likelihood_intervals():
+    sim = cf.simulate("wampold_imel_2015", n_therapists=40, clients_per_therapist=5,
+                      n_sessions=3, seed=2)
+    res = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=20, seed=1)
+    notes = " ".join(res.to_table().notes)
+    assert "Profile-likelihood intervals, not bootstrap ones: therapist ICC, null model;" in notes
+    pct = cf.decompose(sim.data, factors=sim.factors, view="change", n_boot=20, seed=1,
+                       ci="percentile")
+    assert "Profile-likelihood" not in " ".join(pct.to_table().notes)

@@ -400,6 +400,12 @@ def _decomposition_table(res: Any, style: str, number: int, title: str | None) -
         )
     else:
         notes.append("Point estimates only: no bootstrap intervals were computed (n_boot = 0).")
+    if has_ci and "method" in t.columns:  # model rows whose interval is not a bootstrap one
+        prof = set(t.loc[t["method"] == "profile", "estimand"])
+        words = [label[:1].lower() + label[1:] for est, label, _ in _MODEL_ROWS if est in prof]
+        if words:
+            notes.append("Profile-likelihood intervals, not bootstrap ones: " + "; ".join(words)
+                         + " (a bootstrap cannot cover a therapist variance near zero).")
     notes.append("Shares are percentages: " + "; ".join(n for _, _, n in share_cols) + ".")
     if with_r:
         notes.append("r = correlation of the group's linear predictor with improvement.")
