@@ -1,4 +1,4 @@
-"""Coverage of the cluster-bootstrap intervals against the simulator's truth (issue 13's study).
+"""Coverage of the cluster-bootstrap intervals against the simulator's truth.
 
 For every cell of the grid (view x preset x design) the study simulates ``--n-datasets`` datasets
 (seeds 1..N), decomposes each with ``--n-boot`` cluster-bootstrap replicates (``cf.decompose``,
@@ -11,6 +11,13 @@ runs ``cf.lagged_effects`` with the cluster bootstrap (methods ``percentile`` an
 ``wald``); the lag-1 coefficients have no closed-form population value, so their ``truth`` is
 the Monte Carlo mean of the estimates over the cell's datasets (coverage then measures whether
 the standard error and interval are as wide as the estimate's sampling spread, not its bias).
+
+``profile`` adds the profile-likelihood intervals (``cf.decompose(..., n_boot=0,
+ci="profile")``: therapist and client variance components) of the same seeds, and ``lagged``
+adds ``lagged_effects`` (bootstrap percentile vs Wald) of the same seeds; both write their own
+chunk files (``profile_*.csv``, ``lagged_*.csv``) into the cells of ``run``, which ``summarize``
+pools. The profile intervals need no bootstrap, so they run on more datasets (200 per cell at
+about 0.5 s each).
 
 Runs are chunked and resumable: each chunk of ``--chunk`` datasets of a cell is written to
 ``<runs>/<cell>/seeds_<first>-<last>.csv`` and skipped when it exists, so an interrupted study
@@ -26,11 +33,12 @@ binomial Monte Carlo SE of the coverage, ``sqrt(c (1 - c) / n_datasets)``); the 
 method ``bias_corrected`` hold the bootstrap bias-corrected estimate's mean in
 ``mean_estimate`` (coverage and width empty). It also draws a figure of coverage per estimand.
 
-Full study of the issue (both views, three designs, three presets, 200 x 200, lagged effects)::
+The full study (both views, three designs, three presets, 200 x 200, lagged effects)::
 
     python bench/coverage.py run --views change growth --designs 13x5x10 40x15x10 100x10x10 \\
         --presets wampold_imel_2015 norcross_lambert_2011 spurious_alliance \\
         --n-datasets 200 --n-boot 200 --lagged --n-jobs -1 --runs bench/coverage_runs_full
+    python bench/coverage.py profile --n-datasets 200 --runs bench/coverage_runs_full
     python bench/coverage.py summarize --runs bench/coverage_runs_full \\
         --out bench/coverage_results_full.csv --figure bench/coverage_full.png
 

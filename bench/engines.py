@@ -5,7 +5,7 @@ and a rater per session (6 raters, crossed with clients), plus a 100,000-row nes
 therapists). Each row of the output is the median of 5 fits after one warm-up fit, with the
 deviance of the fit (both engines must agree) and its number of deviance evaluations.
 
-lme4 is not run here (no R on the benchmark machine); the issue's reference is about 0.18 s for
+lme4 is not run here (no R on the benchmark machine); the reference is about 0.18 s for
 lme4 on the 10,000-row 3-level random-intercept model on this machine. Run:
 
     python bench/engines.py > bench/engines_results.txt

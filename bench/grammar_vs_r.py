@@ -1,6 +1,6 @@
 """Time this package against lme4 (Rscript), mixedlm and statsmodels on the same rows.
 
-Models (issue 11, point 7), data simulated with a seeded NumPy generator:
+Models, data simulated with a seeded NumPy generator:
 
 1. ``ri3``: 10,000 rows (50 therapists x 20 clients x 10 sessions), ``(1 | therapist) + (1 | client)``
 2. ``slope_client``: the same rows, ``(1 | therapist) + (1 + session | client)``

@@ -20,7 +20,7 @@ Measured, each in a fresh child process so that peak memory belongs to one run:
 3. the same Parquet + LocalCluster run on the 1M-row set against the in-memory run: the largest
    difference of any estimate of the table, components and commonality.
 
-Targets (issue "routine-care scale"): 10M rows within 60 s and 6 GB per view on this machine;
+Targets (routine-care scale): 10M rows within 60 s and 6 GB per view on this machine;
 cost linear in the rows. Run: ``python bench/scale.py`` (``--quick``: 1M and 3M only, no
 cluster). Output: ``bench/scale_results.txt``.
 """
