@@ -9,13 +9,12 @@ is; a fit of the nested engine is wrapped here.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ModelSpecError
+from ._adapter import FitAdapter
 
 _LOG2PI = math.log(2.0 * math.pi)
 
@@ -30,45 +29,13 @@ def _tri_index(q: int):
     return np.array(r, dtype=int), np.array(c, dtype=int)
 
 
-@dataclass
-class _NestedView:
-    """The protocol for the nested (fast) engine of :func:`commonfactors.models.fit_mixed`."""
+class _NestedView(FitAdapter):
+    """The protocol for the nested (fast) engine of :func:`commonfactors.models.fit_mixed`.
 
-    fit: Any
-
-    @property
-    def reml(self) -> bool:
-        return bool(self.fit.reml)
-
-    @property
-    def fixed(self) -> pd.Series:
-        return self.fit.fixed
-
-    @property
-    def theta(self) -> np.ndarray:
-        return np.asarray(self.fit.theta, dtype=float)
-
-    @property
-    def sigma(self) -> float:
-        return float(math.sqrt(self.fit.residual_variance))
-
-    @property
-    def n_obs(self) -> int:
-        return int(self.fit.n_obs)
-
-    @property
-    def theta_blocks(self) -> list:
-        g = self.fit.groups
-        return [(name, list(self.fit.random_cov[name].columns))
-                for name in (g.inner, g.outer) if name is not None]
-
-    @property
-    def theta_lower(self) -> np.ndarray:
-        lb = []
-        for _, terms in self.theta_blocks:
-            r, c = _tri_index(len(terms))
-            lb.append(np.where(r == c, 0.0, -np.inf))
-        return np.concatenate(lb)
+    The parameters, their blocks and bounds are :class:`._adapter.FitAdapter`'s; the deviance,
+    the covariance, the row blocks (one per outermost group) and the refits use the nested
+    engine's own statistics.
+    """
 
     def _profile(self, theta, reml):
         from ._nested_deviance import _profile
