@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -209,3 +211,18 @@ def test_bootstrap_se_matches_the_sampling_sd_of_the_estimate():
             for s in range(1, 4)]
     ratio = np.mean(boot, axis=0) / sd
     assert np.all((ratio > 0.55) & (ratio < 1.6)), ratio
+
+
+def test_bootstrap_keeps_the_copies_of_a_drawn_therapist_apart_whatever_the_client_column():
+    # a therapist drawn twice must bring two sets of clients; with a client column not called
+    # "client" the copies would merge (and the estimates move) unless they are relabelled
+    sim = cf.simulate("spurious_alliance", seed=3, n_therapists=10, clients_per_therapist=4,
+                      n_sessions=5)
+    kw = dict(se="bootstrap", n_boot=20, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = cf.lagged_effects(sim.data, **kw)
+        b = cf.lagged_effects(sim.data.rename(columns={"client": "patient"}), client="patient",
+                              **kw)
+    np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-9)
+    np.testing.assert_allclose(b["ci_low"], a["ci_low"], rtol=1e-9)

@@ -238,7 +238,7 @@ def lagged_effects(
             br = cluster_bootstrap(frame, functools.partial(_boot_statistic, spec=spec,
                                                             models=tuple(models)),
                                    cluster=cast(str, cluster), n_boot=n_boot, seed=seed,
-                                   n_jobs=n_jobs,
+                                   n_jobs=n_jobs, nested=[client] if cluster != client else [],
                                    progress=progress, level=level)
         reps = br.replicates
         out["std_error"] = reps.std(axis=0, ddof=1) if len(reps) > 1 else np.nan
@@ -299,15 +299,11 @@ def _prepare(data: pd.DataFrame, spec: _Spec):
 def _boot_statistic(frame: pd.DataFrame, spec: _Spec, models: tuple) -> np.ndarray:
     """The three path estimates of one bootstrap draw (NaN when a fit does not converge).
 
-    A therapist drawn twice keeps its clients twice: client ids are made unique within each
-    drawn cluster (the drawn cluster id is part of the new client id).
+    A therapist drawn twice keeps its clients twice: ``cluster_bootstrap`` makes the client ids
+    of each drawn copy unique (``nested``).
     """
     from .mixed import fit_mixed
 
-    frame = frame.copy()
-    if spec.therapist:
-        frame[spec.client] = (frame[spec.therapist].astype(str) + "/"
-                              + frame[spec.client].astype(str))
     out = np.full(len(models), np.nan)
     for i, (_, formula, term) in enumerate(models):
         fit = fit_mixed(frame, formula)
