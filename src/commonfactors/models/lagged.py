@@ -302,11 +302,11 @@ def _boot_statistic(frame: pd.DataFrame, spec: _Spec, models: tuple) -> np.ndarr
     A therapist drawn twice keeps its clients twice: ``cluster_bootstrap`` makes the client ids
     of each drawn copy unique (``nested``).
     """
-    from .mixed import fit_mixed
+    from .mixed import _fit_checked
 
     out = np.full(len(models), np.nan)
     for i, (_, formula, term) in enumerate(models):
-        fit = fit_mixed(frame, formula)
+        fit = _fit_checked(frame, formula)
         if not fit.converged:
             return np.full(len(models), np.nan)
         out[i] = float(fit.fixed[term])

@@ -435,6 +435,13 @@ def fit_mixed(
     return _fit_design(d, formula, engine, reml)
 
 
+def _fit_checked(data: pd.DataFrame, formula: str, reml: bool = True) -> MixedFit:
+    """``fit_mixed`` for rows whose keys were already checked: a bootstrap draw of checked data
+    (clusters resampled whole, nested ids relabelled per copy) keeps one row per (client,
+    session) and one therapist per client, so the session-key check is not repeated."""
+    return _fit_design(_design(data, formula, None, "drop"), formula, "auto", reml)
+
+
 def _refit(fit: MixedFit, reml: bool) -> MixedFit:
     """The same model on the same rows with another criterion (anova's REML -> ML rule)."""
     d = _design(fit.data, fit.formula, fit.context, "raise")
