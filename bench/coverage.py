@@ -297,7 +297,8 @@ def summarize(args) -> pd.DataFrame:
         t["n_therapists"], t["clients_per_therapist"], t["n_sessions"] = n_t, n_c, n_s
         t["n_replicates"] = n_boot
         out.append(t[COLUMNS])
-        fails = d.groupby("seed")["n_failed"].first()
+        boot = d[~d["method"].isin(["profile"]) & (d["estimand"] != "lagged_effects")]
+        fails = boot.groupby("seed")["n_failed"].first()
         print(f"{cell.name}: {len(fails)} datasets, {int(fails.sum())} failed replicates in all")
     table = pd.concat(out, ignore_index=True)
     table.to_csv(args.out, index=False)
@@ -308,39 +309,40 @@ def summarize(args) -> pd.DataFrame:
 
 
 def figure(table: pd.DataFrame, path) -> None:
+    """Heatmaps of coverage, one row per estimand and one column per cell: the default method
+    (left) and the percentile interval (right); numbers in the cells, colours centred at 0.95."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
 
-    t = table[table["method"] != "bias_corrected"].copy()
-    t["cell"] = (t["view"] + " " + t["preset"] + " " + t["n_therapists"].astype(str) + "x"
-                 + t["clients_per_therapist"].astype(str))
+    t = table[~table["method"].isin(["bias_corrected"])
+              & (table["estimand"] != "lagged_effects")].copy()
+    t["cell"] = (t["view"] + " " + t["n_therapists"].astype(str) + "x"
+                 + t["clients_per_therapist"].astype(str) + "\n" + t["preset"].str.split("_").str[0])
     t["label"] = t["estimand"] + " | " + t["factor"]
-    cells = list(dict.fromkeys(t["cell"]))
-    labels = list(dict.fromkeys(t["label"]))
-    methods = list(dict.fromkeys(t["method"]))
-    fig, axes = plt.subplots(1, len(cells), figsize=(4.2 * len(cells), 0.28 * len(labels) + 1.5),
-                             sharey=True, squeeze=False)
-    y = {lab: i for i, lab in enumerate(labels)}
-    for ax, cell in zip(axes[0], cells, strict=True):
-        c = t[t["cell"] == cell]
-        for k, m in enumerate(methods):
-            cm = c[c["method"] == m]
-            yy = [y[lab] + (k - len(methods) / 2) * 0.15 for lab in cm["label"]]
-            ax.errorbar(cm["coverage"], yy, xerr=1.96 * cm["mc_se"], fmt="o", ms=3, lw=0.8,
-                        label=m)
-        ax.axvspan(0.92, 0.98, color="0.9", zorder=0)
-        ax.axvline(0.95, color="0.5", lw=0.8)
-        ax.set_xlim(0.5, 1.0)
-        ax.set_title(cell, fontsize=9)
-        ax.set_xlabel("coverage of the 95% interval")
-    axes[0][0].set_yticks(range(len(labels)))
-    axes[0][0].set_yticklabels(labels, fontsize=7)
-    axes[0][0].invert_yaxis()
-    axes[0][-1].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    order = t.sort_values(["view", "n_therapists", "preset"])["cell"].drop_duplicates().tolist()
+    panels = [("default method", t[t["default"]]), ("percentile", t[t["method"] == "percentile"])]
+    labels = sorted(set(t["label"]))
+    fig, axes = plt.subplots(1, 2, figsize=(0.62 * len(order) * 2 + 4, 0.27 * len(labels) + 2),
+                             sharey=True)
+    norm = TwoSlopeNorm(vmin=0.5, vcenter=0.95, vmax=1.0)
+    for ax, (title, d) in zip(axes, panels, strict=True):
+        m = d.pivot_table(index="label", columns="cell", values="coverage", aggfunc="first")
+        m = m.reindex(index=labels, columns=order)
+        im = ax.imshow(m.to_numpy(dtype=float), cmap="RdBu", norm=norm, aspect="auto")
+        for (i, j), v in np.ndenumerate(m.to_numpy(dtype=float)):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2f}"[1:] if v < 1 else "1", ha="center", va="center",
+                        fontsize=5.5, color="white" if v < 0.75 else "black")
+        ax.set_xticks(range(len(order)))
+        ax.set_xticklabels(order, fontsize=6, rotation=90)
+        ax.set_title(f"coverage of the 95% interval: {title}", fontsize=9)
+    axes[0].set_yticks(range(len(labels)))
+    axes[0].set_yticklabels(labels, fontsize=6.5)
+    fig.colorbar(im, ax=axes, shrink=0.5, label="coverage (0.92-0.98 is the target)")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     print(f"saved {path}")
 
 

@@ -227,9 +227,13 @@ def _model_section(res: Any, extras: Mapping[str, Any]) -> str:
         ]
     else:
         pairs.append(("estimation", "no random effects: fixed-effects model only"))
+    ci = getattr(res, "ci", "percentile")
+    ci_words = ("intervals by estimand family: percentile, the logit-scale basic interval for the "
+                "marginal R², profile likelihood for the therapist's variance components "
+                "(the method column of the estimates CSV names each row's)") if ci == "auto" else (
+        f"{ci} intervals")
     pairs.append(("bootstrap", f"{n_boot} cluster-bootstrap replicates (therapists resampled), "
-                               f"{failed} failed, {max(n_boot - failed, 0)} used; "
-                               f"{getattr(res, 'ci', 'percentile')} intervals; "
+                               f"{failed} failed, {max(n_boot - failed, 0)} used; {ci_words}; "
                                f"seed {getattr(res, 'seed', None)}"))
     out += _kv_table(pairs)
     if fit is not None and not fit.converged:
