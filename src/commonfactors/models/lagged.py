@@ -85,9 +85,11 @@ def lagged_effects(
         drawn with replacement, the lags are rebuilt and the three models refitted; the standard
         error is the SD of the replicates and the interval their percentile interval.
         ``"model"``: the model-based (REML) standard error and a Wald interval
-        ``estimate +- z std_error``; it treats the lagged outcome as fixed and is too small in
-        short panels (about two thirds of the sampling SD of the forward estimate in a
-        12-dataset check). ``"auto"`` (default): the bootstrap when the data have at least
+        ``estimate +- z std_error``, which rests on the model's assumptions about the errors
+        (the lagged outcome treated as fixed, client intercepts). In the coverage study
+        (``spurious_alliance``, 10 sessions, 40 datasets per design) both kinds covered
+        0.875-0.975 for the three paths at 13 therapists x 5 clients and 40 x 15, the bootstrap
+        a little narrower at 13. ``"auto"`` (default): the bootstrap when the data have at least
         ``MIN_BOOT_CLUSTERS`` (10) clusters, the model otherwise (the table says which).
     n_boot : int
         Bootstrap replicates (at least 20); a replicate with a failed or non-converged fit is
@@ -212,7 +214,7 @@ def lagged_effects(
     elif se == "auto":
         notes.append(f"model-based standard errors: {n_clusters} {cluster} clusters, fewer than "
                      f"the {MIN_BOOT_CLUSTERS} the cluster bootstrap needs (se='auto'); they "
-                     "tend to be too small")
+                     "rest on the model's assumptions about the errors")
     spec = _Spec(x, outcome, client, therapist if has_t else None, session, higher_is_worse)
     work, models = _prepare(data, spec)
     z = float(sps.norm.ppf(0.5 + level / 2))
