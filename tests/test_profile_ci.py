@@ -177,3 +177,21 @@ def test_profile_intervals_hold_the_estimate_and_stay_in_the_unit_interval(view,
     assert (t["ci_low"] <= t["estimate"] + eps).all() and (t["estimate"] <= t["ci_high"] + eps).all()
     shares = t[t["estimand"] != "d_therapist"]
     assert (shares["ci_low"] >= 0).all() and (shares["ci_high"] <= 1).all()
+
+
+def test_random_client_slopes_keep_the_therapist_profile_from_the_random_intercept_null():
+    data = pd.read_csv(REF / CASES.loc["growth3_ri", "file"])
+    fit = cf.fit_mixed(data, "outcome ~ session_w + alliance_w + alliance_c + alliance_t + "
+                             "(1 | therapist) + (1 + session_w | client)")
+    res = cf.decompose(fit, factors={"relationship": ["alliance_w", "alliance_c", "alliance_t"],
+                                     "extra_therapeutic": ["session_w"]}, n_boot=0, ci="profile")
+    t = res.table.set_index(["factor", "estimand"])
+    for estimand in ("share_total_variance", "icc_therapist", "icc_therapist_adjusted"):
+        row = t.loc[("therapist", estimand)]
+        assert row["method"] == "profile"
+        assert row["ci_low"] <= row["estimate"] <= row["ci_high"] < 1
+    # the client block is 2 x 2: no profile, and no bootstrap without replicates
+    assert t.loc[("client", "share_total_variance"), "method"] == "none"
+    # the ICC of the null model profiles that model, not the full one
+    assert t.loc[("therapist", "icc_therapist"), "ci_high"] != \
+        t.loc[("therapist", "icc_therapist_adjusted"), "ci_high"]

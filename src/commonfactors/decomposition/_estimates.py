@@ -181,9 +181,11 @@ class MeanFit(NamedTuple):
 
 
 class SubsetFits(dict):
-    """Subset -> SubsetFit; ``.mean`` holds the mean model's point fit (:class:`MeanFit`)."""
+    """Subset -> SubsetFit; ``.mean`` holds the mean model's point fit (:class:`MeanFit`) and
+    ``.icc_null`` the random-intercept null model's fit of a random-slope model (else None)."""
 
     mean: MeanFit | None = None
+    icc_null: SubsetFit | None = None
 
 
 def subset_columns(problem: Problem, subset: frozenset[str]) -> np.ndarray:
@@ -449,6 +451,8 @@ def estimate(problem: Problem, warm: dict | None = None, *, details: bool = Fals
         vals[(comp, f"component:{measure}")] = v
     vec = np.array([vals.get(k, np.nan) for k in estimand_keys(problem)], dtype=float)
     if details:
+        if problem.icc_null is not None:
+            fits.icc_null = null
         if problem.mean_groups:
             hess = (hessian_at(problem.mean_stats, ms.theta, problem.reml)
                     if ms.theta is not None else None)

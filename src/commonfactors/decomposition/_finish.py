@@ -63,9 +63,11 @@ def finish(problem, built: Built, view, n_boot, ci, seed, n_jobs, progress, resa
     methods = ["none"] * len(point)
     corrected = np.full(len(point), np.nan)
     profile = None
-    if ci == "profile" or (ci == "auto" and n_boot > 0
-                           and any(default_method(e, f) == "profile" for f, e in keys)):
+    if ci == "profile":
         profile = profile_limits(problem, fits, level)
+    elif ci == "auto" and n_boot > 0:  # only the roles whose rows default to the profile
+        roles = {f for f, e in keys if default_method(e, f) == "profile"}
+        profile = profile_limits(problem, fits, level, roles=sorted(roles)) if roles else None
     if n_boot == 0 and ci == "profile":
         lo, hi, methods = choose_intervals(keys, point, reps, ci, level, profile)
     if n_boot > 0:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as sps
 
+from ..conversions import icc_to_d
 from ..models.nested import ThetaProfile, evaluate_at, intercept_index
 from ..parallel import one_blas_thread
 from . import _estimates as E
@@ -58,68 +59,59 @@ def _parts(stats, theta, reml: bool, where: str) -> tuple[float, float]:
     return part / total, part / (total - f)
 
 
-def _interval(stats, reml, theta_hat, where, crit, pick):
-    """Limits of one estimand (``pick`` 0: share of total, 1: beyond the fixed part)."""
+def _limits(stats, reml, fit, where, crit):
+    """Profile limits of (share of total variance, share beyond the fixed part) of the role at
+    ``where`` in the model ``fit`` of ``stats`` (one profile serves both), or None."""
     j = _index(stats, where)
-    if j is None or theta_hat is None:
+    if j is None or fit is None or not fit.converged:
         return None
     try:
         with one_blas_thread(), np.errstate(all="ignore"):
-            prof = ThetaProfile(stats, reml, theta_hat, j)
+            prof = ThetaProfile(stats, reml, fit.theta, j)
             t_lo, t_hi = prof.limits(crit)
-            vals = [_parts(stats, theta_hat, reml, where)[pick]]
-            vals.append(_parts(stats, prof.at(t_lo)[1], reml, where)[pick])
-            if np.isfinite(t_hi):
-                vals.append(_parts(stats, prof.at(t_hi)[1], reml, where)[pick])
-            else:  # the data cannot bound the variance: the share's upper limit is 1
-                vals.append(1.0)
+            vals = [_parts(stats, fit.theta, reml, where), _parts(stats, prof.at(t_lo)[1], reml, where)]
+            # the data cannot bound the variance: the shares' upper limit is 1
+            vals.append(_parts(stats, prof.at(t_hi)[1], reml, where) if np.isfinite(t_hi)
+                        else (1.0, 1.0))
     except (ValueError, ArithmeticError, np.linalg.LinAlgError):
-        return None  # the row keeps its bootstrap interval (its method says so)
+        return None  # the rows keep their bootstrap interval (their method says so)
+    vals = np.array(vals)
     if prof.n_failed or not np.all(np.isfinite(vals)):
         return None
-    return float(min(vals)), float(max(vals))
+    return [(float(v.min()), float(v.max())) for v in vals.T]
 
 
-def profile_limits(problem, fits, level: float = 0.95) -> dict:
+def profile_limits(problem, fits, level: float = 0.95, roles=("therapist", "client")) -> dict:
     """``{(factor, estimand): (low, high)}`` of the profile intervals this problem allows.
 
     ``fits`` are the point estimate's subset fits (:func:`._estimates.estimate` with
-    ``details=True``). Estimands without a profile interval (least squares, random slopes on
-    the role, a fit that did not converge) are left out, and keep the bootstrap interval.
+    ``details=True``); ``roles`` the levels whose variance components are wanted. Estimands
+    without a profile interval (least squares, random slopes on the role, a fit that did not
+    converge) are left out, and keep the bootstrap interval.
     """
     if problem.stats is None:
         return {}
     crit = float(sps.chi2.ppf(level, 1))
     groups = frozenset(problem.groups)
-    full = fits[groups]
-    null_fit = fits[frozenset()]
     full_stats = problem.stats.select(E.subset_columns(problem, groups))
-    if problem.icc_null is not None:
-        null_stats, null_theta = problem.icc_null, None
+    if problem.icc_null is not None:  # random slopes: the random-intercept null model
+        null_stats, null_fit = problem.icc_null, fits.icc_null
     else:
-        null_stats = problem.stats.select(E.subset_columns(problem, frozenset()))
-        null_theta = null_fit.theta if null_fit.converged else None
+        null_stats, null_fit = (problem.stats.select(E.subset_columns(problem, frozenset())),
+                                fits[frozenset()])
     out = {}
-    for role in ("therapist", "client"):
+    for role in roles:
         where = _where(problem, role)
         if where is None:
             continue
-        if full.converged:
-            share = _interval(full_stats, problem.reml, full.theta, where, crit, 0)
-            adjusted = _interval(full_stats, problem.reml, full.theta, where, crit, 1)
-            if share is not None:
-                out[(role, "share_total_variance")] = share
-            if adjusted is not None:
-                out[(role, f"icc_{role}_adjusted")] = adjusted
-        if null_theta is None and problem.icc_null is not None:
-            from ..models.nested import fit_nested
-
-            nc = fit_nested(null_stats, reml=problem.reml)
-            null_theta = nc.theta if nc.converged else None
-        icc = _interval(null_stats, problem.reml, null_theta, where, crit, 1)
-        if icc is not None:
+        full = _limits(full_stats, problem.reml, fits[groups], where, crit)
+        if full is not None:
+            out[(role, "share_total_variance")], out[(role, f"icc_{role}_adjusted")] = full
+        null = _limits(null_stats, problem.reml, null_fit, where, crit)
+        if null is not None:
+            icc = null[1]
             out[(role, f"icc_{role}")] = icc
             if role == "therapist":
                 out[(role, "d_therapist")] = tuple(
-                    2 * np.sqrt(v / (1 - v)) if v < 1 else np.inf for v in icc)
+                    float(icc_to_d(v)) if v < 1 else np.inf for v in icc)
     return out
