@@ -86,12 +86,16 @@ def parse_design(text: str) -> tuple[int, int, int]:
     return tuple(parts)
 
 
+def _simulate(preset: str, design: tuple, seed: int):
+    n_t, n_c, n_s = design
+    return cf.simulate(preset, seed=seed, n_therapists=n_t, clients_per_therapist=n_c,
+                       n_sessions=n_s)
+
+
 def one_dataset(view: str, preset: str, design: tuple, seed: int, n_boot: int,
                 lagged: bool) -> pd.DataFrame:
     """Per-dataset rows: estimand, factor, method, covered, width, estimate, truth."""
-    n_t, n_c, n_s = design
-    sim = cf.simulate(preset, seed=seed, n_therapists=n_t, clients_per_therapist=n_c,
-                      n_sessions=n_s)
+    sim = _simulate(preset, design, seed)
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -114,32 +118,22 @@ def one_dataset(view: str, preset: str, design: tuple, seed: int, n_boot: int,
                          r.estimate, r.value))
         rows.append((r.estimand, r.factor, "bias_corrected", np.nan, np.nan, corrected[i],
                      r.value))
+    out = pd.DataFrame(rows, columns=["estimand", "factor", "method", "covered", "width",
+                                      "estimate", "truth"])
     n_failed = res.n_boot_failed
     if lagged:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lg = cf.lagged_effects(sim.data, se="bootstrap", n_boot=n_boot, seed=seed)
-            lm = cf.lagged_effects(sim.data, se="model")
-        for b, m in zip(lg.itertuples(), lm.itertuples(), strict=True):
-            # truth unknown per dataset: covered is decided in summarize (Monte Carlo mean)
-            rows.append(("lagged_effects", b.path, "percentile", np.nan, b.ci_high - b.ci_low,
-                         b.estimate, np.nan, b.ci_low, b.ci_high))
-            rows.append(("lagged_effects", m.path, "wald", np.nan, m.ci_high - m.ci_low,
-                         m.estimate, np.nan, m.ci_low, m.ci_high))
-        n_failed += int(lg["n_failed"].iloc[0])
-    out = pd.DataFrame([r + (np.nan, np.nan) if len(r) == 7 else r for r in rows],
-                       columns=["estimand", "factor", "method", "covered", "width", "estimate",
-                                "truth", "ci_low", "ci_high"])
+        lag = _lagged_rows(sim, seed, n_boot)
+        n_failed += int(lag["n_failed"].iloc[0])
+        out = pd.concat([out, lag.drop(columns=["seed", "n_failed"])], ignore_index=True)
     out.insert(0, "seed", seed)
     out["n_failed"] = n_failed
-    return out
+    return out.reindex(columns=["seed", "estimand", "factor", "method", "covered", "width",
+                                "estimate", "truth", "ci_low", "ci_high", "n_failed"])
 
 
 def one_profile(view: str, preset: str, design: tuple, seed: int) -> pd.DataFrame:
     """Per-dataset rows of the profile-likelihood intervals (``ci="profile"``, no bootstrap)."""
-    n_t, n_c, n_s = design
-    sim = cf.simulate(preset, seed=seed, n_therapists=n_t, clients_per_therapist=n_c,
-                      n_sessions=n_s)
+    sim = _simulate(preset, design, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = cf.decompose(sim.data, factors=sim.factors, view=view, n_boot=0, ci="profile",
@@ -157,12 +151,9 @@ def one_profile(view: str, preset: str, design: tuple, seed: int) -> pd.DataFram
     return out
 
 
-def one_lagged(view: str, preset: str, design: tuple, seed: int, n_boot: int) -> pd.DataFrame:
-    """Per-dataset rows of ``lagged_effects``: cluster-bootstrap percentile and model-based Wald
-    (their truth is the cell's Monte Carlo mean, set in ``summarize``)."""
-    n_t, n_c, n_s = design
-    sim = cf.simulate(preset, seed=seed, n_therapists=n_t, clients_per_therapist=n_c,
-                      n_sessions=n_s)
+def _lagged_rows(sim, seed: int, n_boot: int) -> pd.DataFrame:
+    """Rows of ``lagged_effects``: cluster-bootstrap percentile and model-based Wald (their
+    truth is the cell's Monte Carlo mean, set in ``summarize``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lg = cf.lagged_effects(sim.data, se="bootstrap", n_boot=n_boot, seed=seed)
@@ -179,35 +170,17 @@ def one_lagged(view: str, preset: str, design: tuple, seed: int, n_boot: int) ->
     return out
 
 
-def run_lagged(args) -> None:
-    """``lagged_effects`` of the same datasets into ``lagged_*.csv`` chunks of the cells."""
-    run = _runner()
-    runs = Path(args.runs)
-    for preset in args.presets:
-        for text in args.designs:
-            design = parse_design(text)
-            cell = runs / cell_name(args.view, preset, design, args.n_boot)
-            cell.mkdir(parents=True, exist_ok=True)
-            seeds = list(range(1, args.n_datasets + 1))
-            for k in range(0, len(seeds), args.chunk):
-                part = seeds[k:k + args.chunk]
-                path = cell / f"lagged_{part[0]:04d}-{part[-1]:04d}.csv"
-                if path.exists():
-                    continue
-                t0 = time.time()
-                res = run(one_lagged, [(args.view, preset, design, s, args.n_boot) for s in part],
-                          n_jobs=args.n_jobs)
-                pd.concat(res, ignore_index=True).to_csv(path, index=False)
-                print(f"{cell.name} lagged seeds {part[0]}-{part[-1]}: {time.time() - t0:.0f} s",
-                      flush=True)
+def one_lagged(view: str, preset: str, design: tuple, seed: int, n_boot: int) -> pd.DataFrame:
+    """Per-dataset rows of ``lagged_effects`` alone (the ``lagged`` subcommand)."""
+    return _lagged_rows(_simulate(preset, design, seed), seed, n_boot)
 
 
-def run_profiles(args) -> None:
-    """Profile intervals of the same datasets (seeds 1..N) into ``profile_*.csv`` chunks of the
-    cells of ``run`` (named with ``--n-boot``, so that ``summarize`` pools them)."""
+def _run_cells(args, views, prefix: str, func, extra=lambda view: ()) -> None:
+    """Run ``func(view, preset, design, seed, *extra(view))`` over the grid, in resumable chunk
+    files ``<runs>/<cell>/<prefix>_<first>-<last>.csv`` (existing chunks are skipped)."""
     run = _runner()
     runs = Path(args.runs)
-    for view in args.views:
+    for view in views:
         for preset in args.presets:
             for text in args.designs:
                 design = parse_design(text)
@@ -216,15 +189,26 @@ def run_profiles(args) -> None:
                 seeds = list(range(1, args.n_datasets + 1))
                 for k in range(0, len(seeds), args.chunk):
                     part = seeds[k:k + args.chunk]
-                    path = cell / f"profile_{part[0]:04d}-{part[-1]:04d}.csv"
+                    path = cell / f"{prefix}_{part[0]:04d}-{part[-1]:04d}.csv"
                     if path.exists():
                         continue
-                    t0 = time.time()
-                    res = run(one_profile, [(view, preset, design, s) for s in part],
+                    t0 = time.perf_counter()
+                    res = run(func, [(view, preset, design, s, *extra(view)) for s in part],
                               n_jobs=args.n_jobs)
                     pd.concat(res, ignore_index=True).to_csv(path, index=False)
-                    print(f"{cell.name} profile seeds {part[0]}-{part[-1]}: "
-                          f"{time.time() - t0:.0f} s", flush=True)
+                    print(f"{cell.name} {prefix} {part[0]}-{part[-1]}: "
+                          f"{time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def run_lagged(args) -> None:
+    """``lagged_effects`` of the same datasets into ``lagged_*.csv`` chunks of the cells."""
+    _run_cells(args, [args.view], "lagged", one_lagged, lambda view: (args.n_boot,))
+
+
+def run_profiles(args) -> None:
+    """Profile intervals of the same datasets (seeds 1..N) into ``profile_*.csv`` chunks of the
+    cells of ``run`` (named with ``--n-boot``, so that ``summarize`` pools them)."""
+    _run_cells(args, args.views, "profile", one_profile)
 
 
 def cell_name(view, preset, design, n_boot) -> str:
@@ -232,27 +216,11 @@ def cell_name(view, preset, design, n_boot) -> str:
 
 
 def run_study(args) -> None:
-    run = _runner()
-    runs = Path(args.runs)
-    for view in args.views:
-        for preset in args.presets:
-            for text in args.designs:
-                design = parse_design(text)
-                cell = runs / cell_name(view, preset, design, args.n_boot)
-                cell.mkdir(parents=True, exist_ok=True)
-                seeds = list(range(1, args.n_datasets + 1))
-                for k in range(0, len(seeds), args.chunk):
-                    part = seeds[k:k + args.chunk]
-                    path = cell / f"seeds_{part[0]:04d}-{part[-1]:04d}.csv"
-                    if path.exists():
-                        continue
-                    t0 = time.perf_counter()
-                    lag = args.lagged and (view == "growth" or "growth" not in args.views)
-                    res = run(one_dataset, [(view, preset, design, s, args.n_boot, lag)
-                                            for s in part], n_jobs=args.n_jobs)
-                    pd.concat(res, ignore_index=True).to_csv(path, index=False)
-                    print(f"{cell.name} seeds {part[0]}-{part[-1]}: "
-                          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    def extra(view):
+        lag = args.lagged and (view == "growth" or "growth" not in args.views)
+        return args.n_boot, lag
+
+    _run_cells(args, args.views, "seeds", one_dataset, extra)
 
 
 def _defaults(view: str) -> dict:
